@@ -1,0 +1,135 @@
+// Shared by the example graphs: the test-hook state fields, and `defineSteps`, which
+// wraps each node so it reports progress, honours the hooks and counts its runs.
+import { Annotation, type AnnotationRoot, type LangGraphRunnableConfig, type StateDefinition } from "@langchain/langgraph";
+
+/** The payload of every custom stream event the example graphs emit. */
+export interface ProgressEvent {
+  /** Integer 0–100, for the whole graph. */
+  progress: number;
+  /** The node that is running, e.g. "generating_content". */
+  step: string;
+  /** Optional human-readable detail, e.g. "item 3/10". */
+  message?: string;
+}
+
+export interface FailTimes {
+  node: string;
+  times: number;
+}
+
+function addRuns(left: Record<string, number>, right: Record<string, number>): Record<string, number> {
+  const sum = { ...left };
+  for (const [node, runs] of Object.entries(right)) sum[node] = (sum[node] ?? 0) + runs;
+  return sum;
+}
+
+/** Input fields that let end-to-end tests steer a real run; spread into each graph's state. */
+export const testHookFields = {
+  /** Every node sleeps this long before working (batch_processing: per item). */
+  delayMs: Annotation<number | undefined>,
+  /** Node `node` throws on its first `times` executions on this thread. */
+  failTimes: Annotation<FailTimes | undefined>,
+  /** Completed executions per node. A node that throws writes nothing, so it is not counted. */
+  nodeRuns: Annotation<Record<string, number>>({ reducer: addRuns, default: () => ({}) }),
+};
+
+interface HookState {
+  delayMs?: number;
+  failTimes?: FailTimes;
+}
+
+export interface StepContext {
+  /** Emit progress for a fraction (0–1) of this step's work. */
+  report(fraction: number, message?: string): void;
+  /** Sleep `delayMs`, or reject if the run is cancelled first. */
+  delay(): Promise<void>;
+}
+
+// A node that throws leaves nothing in the checkpoint (its writes are discarded), so the
+// count of deliberate failures cannot live in graph state. It lives here, keyed by
+// thread: good enough because `langgraphjs dev` runs every graph in one process. It is
+// lost when the server restarts, which only resets the failures still to come.
+const failuresByThreadNode = new Map<string, number>();
+
+function failIfAsked(state: HookState, node: string, config: LangGraphRunnableConfig): void {
+  const { failTimes } = state;
+  if (failTimes?.node !== node) return;
+  const threadId = config.configurable?.thread_id ?? "no-thread";
+  const key = `${threadId}\u0000${node}`;
+  const failed = failuresByThreadNode.get(key) ?? 0;
+  if (failed >= failTimes.times) return;
+  failuresByThreadNode.set(key, failed + 1);
+  throw new Error(`${node} failed on purpose (failTimes: failure ${failed + 1} of ${failTimes.times})`);
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (!(ms > 0)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Wraps the nodes of a linear graph whose steps run in the order given. Each wrapped node
+ * emits `{progress, step}` when it starts and when it ends, sleeps `delayMs` (or leaves
+ * that to its work, with `manualDelay`), fails as `failTimes` asks, and adds itself to
+ * `nodeRuns`.
+ */
+export function defineSteps<Def extends StateDefinition, const Names extends readonly string[]>(
+  _schema: AnnotationRoot<Def>,
+  order: Names,
+) {
+  type State = AnnotationRoot<Def>["State"] & HookState;
+  return function step<Update extends object>(
+    name: Names[number],
+    work: (state: State, ctx: StepContext) => Update | Promise<Update>,
+    options: { manualDelay?: boolean } = {},
+  ) {
+    const index = order.indexOf(name);
+    if (index < 0) throw new Error(`step "${name}" is not in [${order.join(", ")}]`);
+    const startPct = (index * 100) / order.length;
+    const endPct = ((index + 1) * 100) / order.length;
+
+    return async (state: State, config: LangGraphRunnableConfig) => {
+      const emit = (fraction: number, message?: string) => {
+        const clamped = Math.min(1, Math.max(0, fraction));
+        const event: ProgressEvent = {
+          progress: Math.floor(startPct + (endPct - startPct) * clamped),
+          step: name,
+          ...(message === undefined ? {} : { message }),
+        };
+        config.writer?.(event);
+      };
+      const ctx: StepContext = {
+        report: emit,
+        delay: () => sleep(state.delayMs ?? 0, config.signal),
+      };
+
+      emit(0);
+      if (!options.manualDelay) await ctx.delay();
+      failIfAsked(state, name, config);
+      const update = await work(state, ctx);
+      emit(1);
+      return { ...update, nodeRuns: { [name]: 1 } };
+    };
+  };
+}
+
+/** FNV-1a over the JSON form: a short deterministic fingerprint of any input. */
+export function fingerprint(value: unknown): string {
+  let hash = 0x811c9dc5;
+  for (const char of JSON.stringify(value) ?? "undefined") {
+    hash ^= char.codePointAt(0)!;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0).toString(16).padStart(8, "0");
+}

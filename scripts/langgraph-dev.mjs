@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+// Serves the example graphs in langgraph/ with `langgraphjs dev` on 127.0.0.1.
+//
+//   node scripts/langgraph-dev.mjs            # port 8123, or $LANGGRAPH_PORT
+//   import { startLangGraphServer } from "./scripts/langgraph-dev.mjs"  (test global setup)
+//
+// The CLI runs the API server as a grandchild (cli -> tsx -> server), so the CLI is
+// started in its own process group and stop() signals the whole group.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const projectDir = resolve(dirname(fileURLToPath(import.meta.url)), "..", "langgraph");
+const cliPath = join(projectDir, "node_modules", "@langchain", "langgraph-cli", "dist", "cli", "cli.mjs");
+
+const DEFAULT_PORT = 8123;
+const STOP_GRACE_MS = 5_000;
+
+/**
+ * Starts `langgraphjs dev` for langgraph/ and resolves once GET /ok answers.
+ * @param {object} [options]
+ * @param {number} [options.port] default $LANGGRAPH_PORT or 8123
+ * @param {string} [options.host] default 127.0.0.1
+ * @param {boolean} [options.reload] restart on source changes; default false
+ * @param {boolean} [options.fresh] delete langgraph/.langgraph_api (threads, runs) first; default false
+ * @param {number} [options.timeoutMs] how long to wait for the server; default 60000
+ * @param {"inherit" | "ignore" | "pipe"} [options.stdio] the server's output; default "inherit"
+ * @param {AbortSignal} [options.signal] aborting it stops the server (also while starting)
+ * @returns {Promise<{url: string, pid: number, startupMs: number, child: import("node:child_process").ChildProcess, stop(): Promise<void>}>}
+ */
+export async function startLangGraphServer(options = {}) {
+  const port = Number(options.port ?? process.env.LANGGRAPH_PORT ?? DEFAULT_PORT);
+  const host = options.host ?? "127.0.0.1";
+  const url = `http://${host}:${port}`;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+
+  if (!existsSync(cliPath)) {
+    throw new Error(`${cliPath} is missing: run "npm ci" in ${projectDir}`);
+  }
+  if (await answers(url)) {
+    throw new Error(`${url} already answers: port ${port} is taken (set LANGGRAPH_PORT)`);
+  }
+  if (options.fresh) await rm(join(projectDir, ".langgraph_api"), { recursive: true, force: true });
+
+  const args = [cliPath, "dev", "--host", host, "--port", String(port), "--no-browser"];
+  if (!options.reload) args.push("--no-reload");
+  const startedAt = performance.now();
+  const child = spawn(process.execPath, args, {
+    cwd: projectDir,
+    detached: true, // own process group, so stop() reaches the tsx and server processes too
+    stdio: options.stdio ?? "inherit",
+    env: {
+      ...process.env,
+      LANGGRAPH_CLI_NO_ANALYTICS: "1",
+      LANGSMITH_TRACING: "false",
+      BROWSER: "none",
+    },
+  });
+  const exited = once(child, "exit");
+
+  let stopping;
+  const stop = () => {
+    stopping ??= stopGroup(child.pid, exited);
+    return stopping;
+  };
+
+  options.signal?.addEventListener("abort", stop, { once: true });
+
+  try {
+    await waitUntilAnswering(url, timeoutMs, exited, options.signal);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url, pid: child.pid, startupMs: Math.round(performance.now() - startedAt), child, stop };
+}
+
+async function answers(url) {
+  try {
+    const response = await fetch(`${url}/ok`, { signal: AbortSignal.timeout(1_000) });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntilAnswering(url, timeoutMs, exited, abortSignal) {
+  let exitCode;
+  exited.then(([code, signal]) => (exitCode = code ?? signal));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    abortSignal?.throwIfAborted();
+    if (exitCode !== undefined) throw new Error(`langgraphjs dev exited (${exitCode}) before answering`);
+    if (await answers(url)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`langgraphjs dev did not answer ${url}/ok within ${timeoutMs} ms`);
+}
+
+function groupAlive(pgid) {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    return error.code === "EPERM";
+  }
+}
+
+// SIGTERM to the group, SIGKILL after a grace period; resolves when no process of the
+// group is left (the CLI's own exit is not enough: its children may still be closing).
+async function stopGroup(pgid, exited) {
+  const signal = (sig) => {
+    try {
+      process.kill(-pgid, sig);
+    } catch (error) {
+      if (error.code !== "ESRCH") throw error;
+    }
+  };
+  signal("SIGTERM");
+  const deadline = Date.now() + STOP_GRACE_MS;
+  while (groupAlive(pgid)) {
+    if (Date.now() > deadline) signal("SIGKILL");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await exited;
+}
+
+const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) {
+  const abort = new AbortController();
+  for (const sig of ["SIGINT", "SIGTERM"]) process.once(sig, () => abort.abort());
+  const server = await startLangGraphServer({ reload: true, signal: abort.signal }).catch((error) => {
+    if (abort.signal.aborted) process.exit(0);
+    throw error;
+  });
+  console.log(`LangGraph dev server: ${server.url} (pid ${server.pid}, ready in ${server.startupMs} ms)`);
+  abort.signal.addEventListener("abort", async () => {
+    await server.stop();
+    process.exit(0);
+  });
+  server.child.once("exit", (code, sig) => {
+    if (abort.signal.aborted) return;
+    console.error(`langgraphjs dev exited (${code ?? sig})`);
+    process.exit(code || 1);
+  });
+}

@@ -1,0 +1,37 @@
+/** The request bodies of POST /functions/v1/queue-worker, validated once at the edge. */
+import { z } from "zod";
+import { JOB_TYPES, PRIORITY_SCORES, type JobState } from "./jobs";
+
+/** Largest request body accepted; the job payload is most of it. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const queueName = z.string().min(1).max(64).optional();
+const jobId = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, "must be 1-128 characters of A-Z a-z 0-9 _ . : -");
+
+export const jobInput = z.object({
+  id: jobId.optional(),
+  type: z.enum(JOB_TYPES),
+  payload: z.record(z.string(), z.unknown()),
+  priority: z.enum(Object.keys(PRIORITY_SCORES) as [keyof typeof PRIORITY_SCORES]).default("medium"),
+  maxRetries: z.int().min(0).max(10).default(3),
+});
+export type JobInput = z.infer<typeof jobInput>;
+
+const listableStatus = z.enum(["queued", "running", "completed", "failed", "cancelled"] satisfies JobState[]);
+
+export const actionRequest = z.discriminatedUnion("action", [
+  z.object({ action: z.literal("enqueue"), queueName, job: jobInput }),
+  z.object({ action: z.literal("status"), queueName, jobId }),
+  z.object({ action: z.literal("stats"), queueName }),
+  z.object({ action: z.literal("cancel"), queueName, jobId }),
+  z.object({
+    action: z.literal("list"),
+    queueName,
+    status: listableStatus.optional(),
+    limit: z.int().min(1).max(100).default(20),
+    cursor: z.string().max(256).optional(),
+  }),
+  z.object({ action: z.literal("history"), queueName, jobId }),
+]);
+export type ActionRequest = z.infer<typeof actionRequest>;
+export type ListRequest = Extract<ActionRequest, { action: "list" }>;

@@ -1,0 +1,46 @@
+/** Configuration read from the Worker's vars and secrets, with the defaults of DESIGN.md §5. */
+
+/** Secrets are not in wrangler.jsonc, so `wrangler types` cannot know them; both are optional. */
+export interface Secrets {
+  API_KEYS?: string;
+  LANGGRAPH_API_KEY?: string;
+}
+export type AppEnv = Env & Secrets;
+
+export interface QueueConfig {
+  capacity: number;
+  concurrency: number;
+  resultTtlMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  jobTimeoutMs: number;
+}
+
+function positiveInt(value: string | undefined, fallback: number): number {
+  const parsed = Number(value);
+  return Number.isInteger(parsed) && parsed > 0 ? parsed : fallback;
+}
+
+export function queueConfig(env: AppEnv): QueueConfig {
+  return {
+    capacity: positiveInt(env.QUEUE_CAPACITY, 1000),
+    concurrency: positiveInt(env.MAX_CONCURRENCY, 5),
+    resultTtlMs: positiveInt(env.RESULT_TTL_SECONDS, 86_400) * 1000,
+    retryBaseMs: positiveInt(env.RETRY_BASE_MS, 5000),
+    retryMaxMs: positiveInt(env.RETRY_MAX_MS, 300_000),
+    jobTimeoutMs: positiveInt(env.JOB_TIMEOUT_SECONDS, 3600) * 1000,
+  };
+}
+
+export function queueNames(env: AppEnv): string[] {
+  const names = (env.QUEUE_NAMES ?? "").split(",").map((name) => name.trim()).filter(Boolean);
+  return names.length > 0 ? names : ["langgraph-queue"];
+}
+
+export const DEFAULT_QUEUE = "langgraph-queue";
+
+export function apiKeys(env: AppEnv): string[] {
+  return (env.API_KEYS ?? "").split(",").map((key) => key.trim()).filter(Boolean);
+}
+
+export const isDevelopment = (env: AppEnv): boolean => env.ENVIRONMENT === "development";

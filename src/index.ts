@@ -1,0 +1,136 @@
+/**
+ * The Worker: HTTP API (Hono), Queue consumers and the cron sweep.
+ * POST /functions/v1/queue-worker takes the seed's `{action, …}` bodies; GET /health is open.
+ */
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import type { z } from "zod";
+import { actionRequest, MAX_BODY_BYTES, type ActionRequest } from "./api-schema";
+import { authenticate } from "./auth";
+import { queueNames, type AppEnv } from "./config";
+import { consumeDeadLetters, consumeJobs, isDeadLetterQueue } from "./consumer";
+import { ApiError, ERROR_STATUS } from "./errors";
+import { langGraphClient } from "./langgraph";
+import { log } from "./log";
+import type { Failure, JobMessage, QueueCoordinator } from "./queue-do";
+
+export { QueueCoordinator } from "./queue-do";
+
+export const ENDPOINT = "/functions/v1/queue-worker";
+
+type AppContext = Context<{ Bindings: AppEnv }>;
+
+const app = new Hono<{ Bindings: AppEnv }>();
+
+app.get("/health", async (c) => {
+  const langgraph = await langGraphClient(c.env).health();
+  return c.json({ success: true, data: { status: "ok", langgraph } });
+});
+
+app.use(ENDPOINT, cors({ origin: "*", allowHeaders: ["authorization", "apikey", "content-type", "x-client-info"] }));
+
+app.post(
+  ENDPOINT,
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new ApiError("PAYLOAD_TOO_LARGE", `request body is over the ${MAX_BODY_BYTES} byte limit`, { limitBytes: MAX_BODY_BYTES });
+    },
+  }),
+  async (c) => {
+    await authenticate(c.req.raw.headers, c.env);
+    const request = await parseRequest(c);
+    const queueName = request.queueName ?? queueNames(c.env)[0]!;
+    if (!queueNames(c.env).includes(queueName)) {
+      throw new ApiError("UNKNOWN_QUEUE", `queue ${queueName} is not configured`, { queueNames: queueNames(c.env) });
+    }
+    return handle(c, request, c.env.QUEUE_COORDINATOR.getByName(queueName) as DurableObjectStub<QueueCoordinator>);
+  },
+);
+
+async function handle(c: AppContext, request: ActionRequest, coordinator: DurableObjectStub<QueueCoordinator>) {
+  switch (request.action) {
+    case "enqueue": {
+      const result = await coordinator.enqueue({ ...request.job, id: request.job.id ?? crypto.randomUUID() });
+      if (!result.ok) {
+        const headers = result.code === "QUEUE_FULL" ? { "Retry-After": String(result.retryAfterSeconds) } : undefined;
+        throw new ApiError(result.code, result.message, undefined, headers);
+      }
+      return c.json({ success: true, data: result.data }, result.created ? 201 : 200);
+    }
+    case "status":
+      return ok(c, unwrap(await coordinator.status(request.jobId)));
+    case "stats":
+      return ok(c, await coordinator.stats());
+    case "cancel":
+      return ok(c, unwrap(await coordinator.cancel(request.jobId)));
+    case "list":
+      return ok(c, await coordinator.list(request));
+    case "history":
+      return ok(c, unwrap(await coordinator.history(request.jobId)));
+  }
+}
+
+const ok = (c: AppContext, data: unknown) => c.json({ success: true, data });
+
+function unwrap<T, Code extends keyof typeof ERROR_STATUS>(result: { ok: true; data: T } | Failure<Code>): T {
+  if (!result.ok) throw new ApiError(result.code, result.message);
+  return result.data;
+}
+
+/**
+ * The body is parsed as JSON whatever its Content-Type: the seed's curl examples post JSON
+ * without one. Hono's zValidator would reject those, so validation is done here.
+ */
+async function parseRequest(c: AppContext): Promise<ActionRequest> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await c.req.text());
+  } catch {
+    throw new ApiError("INVALID_REQUEST", "request body is not valid JSON");
+  }
+  const parsed = actionRequest.safeParse(body);
+  if (parsed.success) return parsed.data;
+  throw validationError(parsed.error);
+}
+
+function validationError(error: z.ZodError): ApiError {
+  const issues = error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
+  const badType = error.issues.find((issue) => issue.path.join(".") === "job.type" && issue.code === "invalid_value");
+  if (badType) {
+    return new ApiError("INVALID_JOB_TYPE", `invalid job type: ${badType.message}`, issues);
+  }
+  return new ApiError("INVALID_REQUEST", `invalid request: ${issues.map((i) => `${i.path || "(body)"}: ${i.message}`).join("; ")}`, issues);
+}
+
+app.notFound((c) =>
+  c.json({ success: false, error: `no route ${c.req.method} ${c.req.path}; use POST ${ENDPOINT}`, code: "NOT_FOUND" }, 404),
+);
+
+app.onError((error, c) => {
+  if (error instanceof ApiError) {
+    log({ event: "request_refused", code: error.code, status: error.status, message: error.message }, "warn");
+    for (const [name, value] of Object.entries(error.headers ?? {})) c.header(name, value);
+    return c.json({ success: false, error: error.message, code: error.code, details: error.details }, error.status);
+  }
+  log({ event: "internal_error", error: error instanceof Error ? (error.stack ?? error.message) : String(error) }, "error");
+  return c.json({ success: false, error: "internal error", code: "INTERNAL_ERROR" }, 500);
+});
+
+export default {
+  fetch: app.fetch,
+
+  async queue(batch, env) {
+    if (isDeadLetterQueue(batch.queue)) await consumeDeadLetters(batch, env);
+    else await consumeJobs(batch, env);
+  },
+
+  async scheduled(_controller, env) {
+    for (const queueName of queueNames(env)) {
+      const coordinator = env.QUEUE_COORDINATOR.getByName(queueName) as DurableObjectStub<QueueCoordinator>;
+      const { timedOut } = await coordinator.sweep();
+      log({ event: "sweep", queue: queueName, timedOut });
+    }
+  },
+} satisfies ExportedHandler<AppEnv, JobMessage>;

@@ -1,0 +1,289 @@
+/**
+ * The coordinator's SQLite tables and every statement that touches them.
+ *
+ * Design: one `jobs` table with a `state` column (BullMQ's Postgres layout). The ready heap is
+ * the partial index `jobs_ready (score DESC, seq ASC) WHERE state = 'queued'`, so the next job
+ * to run is one index seek, and a restart loses nothing. Jobs waiting out a retry backoff are
+ * `delayed` (shown to clients as "queued") and sit in their own index by due time; running jobs
+ * by lease expiry; ended jobs by record expiry. The alarm is set to the earliest of those three.
+ * `counters` keeps per-state counts and totals up to date inside the same transaction as the
+ * change, so stats and capacity checks never scan. Times are epoch ms, named `*_ms`.
+ */
+import type { JobState, JobType, Priority } from "./jobs";
+
+export type JobRow = {
+  id: string;
+  seq: number;
+  type: JobType;
+  payload: string;
+  body_hash: string;
+  priority: Priority;
+  score: number;
+  state: JobState;
+  /** Dispatch number. A delivery or report must name the current attempt to be heard. */
+  attempt: number;
+  /** 1 once the consumer of the current attempt has claimed it. */
+  claimed: number;
+  retry_count: number;
+  max_retries: number;
+  progress: number;
+  current_step: string | null;
+  thread_id: string | null;
+  run_id: string | null;
+  result: string | null;
+  error: string | null;
+  enqueued_at_ms: number;
+  started_at_ms: number | null;
+  attempt_started_at_ms: number | null;
+  ended_at_ms: number | null;
+  next_retry_at_ms: number | null;
+  lease_until_ms: number | null;
+  expires_at_ms: number | null;
+};
+
+export type EventRow = {
+  at_ms: number;
+  event: string;
+  attempt: number;
+  detail: string | null;
+};
+
+type Mutable = Omit<JobRow, "id" | "seq" | "type" | "payload" | "body_hash" | "priority" | "score" | "enqueued_at_ms" | "max_retries">;
+export type JobUpdate = Partial<Mutable>;
+
+/** Column names an update may set: fixed here, never taken from input. */
+const UPDATABLE = new Set<keyof Mutable>([
+  "state", "attempt", "claimed", "retry_count", "progress", "current_step", "thread_id", "run_id",
+  "result", "error", "started_at_ms", "attempt_started_at_ms", "ended_at_ms", "next_retry_at_ms",
+  "lease_until_ms", "expires_at_ms",
+]);
+
+const SCHEMA_VERSION = 1;
+
+const MIGRATIONS: Record<number, string> = {
+  1: `
+    CREATE TABLE jobs (
+      id TEXT PRIMARY KEY,
+      seq INTEGER NOT NULL UNIQUE,
+      type TEXT NOT NULL,
+      payload TEXT NOT NULL,
+      body_hash TEXT NOT NULL,
+      priority TEXT NOT NULL,
+      score INTEGER NOT NULL,
+      state TEXT NOT NULL,
+      attempt INTEGER NOT NULL DEFAULT 0,
+      claimed INTEGER NOT NULL DEFAULT 0,
+      retry_count INTEGER NOT NULL DEFAULT 0,
+      max_retries INTEGER NOT NULL,
+      progress INTEGER NOT NULL DEFAULT 0,
+      current_step TEXT,
+      thread_id TEXT,
+      run_id TEXT,
+      result TEXT,
+      error TEXT,
+      enqueued_at_ms INTEGER NOT NULL,
+      started_at_ms INTEGER,
+      attempt_started_at_ms INTEGER,
+      ended_at_ms INTEGER,
+      next_retry_at_ms INTEGER,
+      lease_until_ms INTEGER,
+      expires_at_ms INTEGER
+    );
+    CREATE INDEX jobs_ready ON jobs (score DESC, seq ASC) WHERE state = 'queued';
+    CREATE INDEX jobs_delayed ON jobs (next_retry_at_ms) WHERE state = 'delayed';
+    CREATE INDEX jobs_leased ON jobs (lease_until_ms) WHERE state = 'running';
+    CREATE INDEX jobs_expiring ON jobs (expires_at_ms) WHERE expires_at_ms IS NOT NULL;
+    CREATE INDEX jobs_by_state ON jobs (state, seq);
+    CREATE TABLE job_events (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      job_id TEXT NOT NULL,
+      at_ms INTEGER NOT NULL,
+      event TEXT NOT NULL,
+      attempt INTEGER NOT NULL,
+      detail TEXT
+    );
+    CREATE INDEX job_events_by_job ON job_events (job_id, seq);
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+  `,
+};
+
+export interface Counters {
+  queued: number;
+  delayed: number;
+  running: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  /** Lifetime totals, kept after records expire. */
+  completedTotal: number;
+  failedTotal: number;
+  processMsTotal: number;
+  seq: number;
+}
+
+const STATE_COUNTER = (state: JobState) => `state:${state}`;
+
+export class JobStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** Creates or upgrades the schema; the version lives in a meta row (DO SQLite has no user_version). */
+  migrate(): void {
+    this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").toArray()[0];
+    for (let version = Number(row?.value ?? 0) + 1; version <= SCHEMA_VERSION; version++) {
+      this.sql.exec(MIGRATIONS[version]!);
+      this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", String(version));
+    }
+  }
+
+  get(id: string): JobRow | null {
+    return this.sql.exec<JobRow>("SELECT * FROM jobs WHERE id = ?", id).toArray()[0] ?? null;
+  }
+
+  insert(job: Omit<JobRow, "seq">): JobRow {
+    const seq = this.bump("seq", 1);
+    const row: JobRow = { ...job, seq };
+    const columns = Object.keys(row);
+    this.sql.exec(
+      `INSERT INTO jobs (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+      ...Object.values(row),
+    );
+    this.bump(STATE_COUNTER(row.state), 1);
+    return row;
+  }
+
+  /** Applies `update` to the job and keeps the per-state counters in step. */
+  update(job: JobRow, update: JobUpdate): JobRow {
+    const entries = Object.entries(update).filter(([column]) => UPDATABLE.has(column as keyof Mutable));
+    if (entries.length === 0) return job;
+    this.sql.exec(
+      `UPDATE jobs SET ${entries.map(([column]) => `${column} = ?`).join(", ")} WHERE id = ?`,
+      ...entries.map(([, value]) => value as SqlStorageValue),
+      job.id,
+    );
+    if (update.state && update.state !== job.state) {
+      this.bump(STATE_COUNTER(job.state), -1);
+      this.bump(STATE_COUNTER(update.state), 1);
+    }
+    return { ...job, ...update };
+  }
+
+  delete(job: JobRow): void {
+    this.sql.exec("DELETE FROM jobs WHERE id = ?", job.id);
+    this.sql.exec("DELETE FROM job_events WHERE job_id = ?", job.id);
+    this.bump(STATE_COUNTER(job.state), -1);
+  }
+
+  /** The best `limit` ready jobs: highest score, then oldest. One seek on jobs_ready. */
+  nextReady(limit: number): JobRow[] {
+    return this.sql
+      .exec<JobRow>("SELECT * FROM jobs WHERE state = 'queued' ORDER BY score DESC, seq ASC LIMIT ?", limit)
+      .toArray();
+  }
+
+  /** Ready jobs that will be dispatched before `job`. */
+  countAhead(job: Pick<JobRow, "score" | "seq">): number {
+    return this.sql
+      .exec<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued' AND (score > ? OR (score = ? AND seq < ?))",
+        job.score, job.score, job.seq,
+      )
+      .one().n;
+  }
+
+  dueRetries(now: number): JobRow[] {
+    return this.sql.exec<JobRow>("SELECT * FROM jobs WHERE state = 'delayed' AND next_retry_at_ms <= ?", now).toArray();
+  }
+
+  expiredLeases(now: number): JobRow[] {
+    return this.sql.exec<JobRow>("SELECT * FROM jobs WHERE state = 'running' AND lease_until_ms <= ?", now).toArray();
+  }
+
+  runningSince(startedBeforeMs: number): JobRow[] {
+    return this.sql
+      .exec<JobRow>("SELECT * FROM jobs WHERE state = 'running' AND claimed = 1 AND attempt_started_at_ms <= ?", startedBeforeMs)
+      .toArray();
+  }
+
+  expiredRecords(now: number): JobRow[] {
+    return this.sql.exec<JobRow>("SELECT * FROM jobs WHERE expires_at_ms <= ?", now).toArray();
+  }
+
+  /** The earliest time any timer is due: a retry, a lease expiry or a record expiry. */
+  nextTimerMs(): number | null {
+    const row = this.sql
+      .exec<{ at: number | null }>(
+        `SELECT MIN(at) AS at FROM (
+           SELECT MIN(next_retry_at_ms) AS at FROM jobs WHERE state = 'delayed'
+           UNION ALL SELECT MIN(lease_until_ms) FROM jobs WHERE state = 'running'
+           UNION ALL SELECT MIN(expires_at_ms) FROM jobs WHERE expires_at_ms IS NOT NULL)`,
+      )
+      .one();
+    return row.at;
+  }
+
+  /** Queued (ready or waiting to retry) jobs in dispatch order, after the cursor `[score, seq]`. */
+  listQueued(limit: number, after: [number, number] | null): JobRow[] {
+    const [score, seq] = after ?? [Number.MAX_SAFE_INTEGER, -1];
+    return this.sql
+      .exec<JobRow>(
+        `SELECT * FROM jobs WHERE state IN ('queued', 'delayed') AND (score < ? OR (score = ? AND seq > ?))
+         ORDER BY score DESC, seq ASC LIMIT ?`,
+        score, score, seq, limit,
+      )
+      .toArray();
+  }
+
+  /** Jobs in `state` (or any state), newest first, before the cursor `seq`. */
+  listNewest(state: JobState | null, limit: number, beforeSeq: number | null): JobRow[] {
+    const before = beforeSeq ?? Number.MAX_SAFE_INTEGER;
+    return state === null
+      ? this.sql.exec<JobRow>("SELECT * FROM jobs WHERE seq < ? ORDER BY seq DESC LIMIT ?", before, limit).toArray()
+      : this.sql
+          .exec<JobRow>("SELECT * FROM jobs WHERE state = ? AND seq < ? ORDER BY seq DESC LIMIT ?", state, before, limit)
+          .toArray();
+  }
+
+  addEvent(jobId: string, event: EventRow): void {
+    this.sql.exec(
+      "INSERT INTO job_events (job_id, at_ms, event, attempt, detail) VALUES (?, ?, ?, ?, ?)",
+      jobId, event.at_ms, event.event, event.attempt, event.detail,
+    );
+  }
+
+  events(jobId: string): EventRow[] {
+    return this.sql
+      .exec<EventRow>("SELECT at_ms, event, attempt, detail FROM job_events WHERE job_id = ? ORDER BY seq", jobId)
+      .toArray();
+  }
+
+  counters(): Counters {
+    const values = new Map(
+      this.sql.exec<{ name: string; value: number }>("SELECT name, value FROM counters").toArray().map((r) => [r.name, r.value]),
+    );
+    const get = (name: string) => values.get(name) ?? 0;
+    return {
+      queued: get(STATE_COUNTER("queued")),
+      delayed: get(STATE_COUNTER("delayed")),
+      running: get(STATE_COUNTER("running")),
+      completed: get(STATE_COUNTER("completed")),
+      failed: get(STATE_COUNTER("failed")),
+      cancelled: get(STATE_COUNTER("cancelled")),
+      completedTotal: get("completed_total"),
+      failedTotal: get("failed_total"),
+      processMsTotal: get("process_ms_total"),
+      seq: get("seq"),
+    };
+  }
+
+  /** Adds `delta` to a counter and returns its new value. */
+  bump(name: string, delta: number): number {
+    return this.sql
+      .exec<{ value: number }>(
+        `INSERT INTO counters (name, value) VALUES (?, ?)
+         ON CONFLICT (name) DO UPDATE SET value = value + excluded.value RETURNING value`,
+        name, delta,
+      )
+      .one().value;
+  }
+}

@@ -1,0 +1,505 @@
+/**
+ * QueueCoordinator: one Durable Object per queue name, the only writer of job state.
+ *
+ * Every change runs inside one `transactionSync`, so concurrent requests can never over-admit
+ * past capacity or over-dispatch past concurrency. Consumers call back with the attempt number
+ * they were given; a report for any other attempt is refused, so a duplicate or late Queue
+ * delivery never runs a job twice or overwrites a newer attempt. One alarm serves every timer.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { JobInput, ListRequest } from "./api-schema";
+import { queueConfig, type AppEnv, type QueueConfig } from "./config";
+import { JobStore, type JobRow, type JobUpdate } from "./job-store";
+import {
+  backoffDelayMs, canonicalJson, DEFAULT_PROCESS_SECONDS, estimateCompletionMs, estimateWaitSeconds,
+  isTerminal, PRIORITY_SCORES, publicStatus, toIso, type JobState, type JobStatus, type JobType,
+} from "./jobs";
+import { log } from "./log";
+
+/** Time a dispatched job has to be claimed by a consumer before it goes back to the queue. */
+export const DISPATCH_LEASE_MS = 60_000;
+/** A claimed job's lease; the consumer renews it every HEARTBEAT_MS. */
+export const LEASE_MS = 30_000;
+export const HEARTBEAT_MS = 10_000;
+/** Results larger than this are refused: a DO SQLite row holds at most 2 MB. */
+export const MAX_RESULT_BYTES = 1024 * 1024;
+
+export interface JobMessage {
+  queueName: string;
+  jobId: string;
+  attempt: number;
+}
+
+/** What a consumer needs to run an attempt it has claimed. */
+export interface ClaimedJob {
+  jobId: string;
+  queueName: string;
+  type: JobType;
+  /** The job payload as JSON text: RPC types cannot carry an arbitrary JSON object type. */
+  payloadJson: string;
+  attempt: number;
+  retryCount: number;
+  threadId: string | null;
+  runId: string | null;
+}
+
+export interface ProgressReport {
+  progress?: number;
+  currentStep?: string;
+  threadId?: string;
+  runId?: string;
+}
+
+export type Failure<Code extends string> = { ok: false; code: Code; message: string };
+export type Result<T, Code extends string> = { ok: true; data: T } | Failure<Code>;
+
+/** Why a consumer's report was refused; in each case it must stop working on the attempt. */
+export type ReportRefusal = "JOB_NOT_FOUND" | "JOB_CANCELLED" | "STALE_ATTEMPT" | "DUPLICATE_DELIVERY";
+
+export interface EnqueueData {
+  jobId: string;
+  status: JobStatus;
+  priority: string;
+  estimatedWaitTime: number;
+  queuePosition: number;
+}
+
+export type EnqueueResult =
+  | { ok: true; created: boolean; data: EnqueueData }
+  | (Failure<"QUEUE_FULL"> & { retryAfterSeconds: number })
+  | Failure<"JOB_ID_CONFLICT">;
+
+export class QueueCoordinator extends DurableObject<AppEnv> {
+  private readonly store: JobStore;
+  private readonly config: QueueConfig;
+
+  constructor(ctx: DurableObjectState, env: AppEnv) {
+    super(ctx, env);
+    this.store = new JobStore(ctx.storage.sql);
+    this.config = queueConfig(env);
+    void ctx.blockConcurrencyWhile(async () => this.store.migrate());
+  }
+
+  private get queueName(): string {
+    return this.ctx.id.name ?? this.ctx.id.toString();
+  }
+
+  // ─── Client actions ────────────────────────────────────────────────────────────────────────
+
+  async enqueue(
+    job: JobInput & { id: string },
+    now = Date.now(),
+  ): Promise<EnqueueResult> {
+    const bodyHash = await sha256(canonicalJson({ type: job.type, payload: job.payload }));
+    const outcome = this.ctx.storage.transactionSync((): EnqueueResult => {
+      const existing = this.store.get(job.id);
+      if (existing) {
+        if (existing.body_hash !== bodyHash) {
+          return conflict(job.id);
+        }
+        return { ok: true, created: false, data: this.enqueueView(existing) };
+      }
+      const counters = this.store.counters();
+      const active = counters.queued + counters.delayed + counters.running;
+      if (active >= this.config.capacity) {
+        const retryAfterSeconds = Math.max(1, Math.ceil(this.avgProcessSeconds() / this.config.concurrency));
+        return {
+          ok: false,
+          code: "QUEUE_FULL",
+          message: `queue ${this.queueName} is full (${active} of ${this.config.capacity} active jobs)`,
+          retryAfterSeconds,
+        };
+      }
+      const row = this.store.insert({
+        id: job.id, type: job.type, payload: JSON.stringify(job.payload), body_hash: bodyHash,
+        priority: job.priority, score: PRIORITY_SCORES[job.priority], state: "queued", attempt: 0,
+        claimed: 0, retry_count: 0, max_retries: job.maxRetries, progress: 0, current_step: null,
+        thread_id: null, run_id: null, result: null, error: null, enqueued_at_ms: now, started_at_ms: null,
+        attempt_started_at_ms: null, ended_at_ms: null, next_retry_at_ms: null, lease_until_ms: null,
+        expires_at_ms: null,
+      });
+      this.record(row, "queued", now, { priority: row.priority, type: row.type });
+      return { ok: true, created: true, data: this.enqueueView(row) };
+    });
+    if (outcome.ok && outcome.created) await this.dispatchReadyJobs(now);
+    if (!outcome.ok) log({ event: "enqueue_refused", queue: this.queueName, jobId: job.id, code: outcome.code }, "warn");
+    return outcome;
+  }
+
+  status(jobId: string, now = Date.now()): Result<ReturnType<QueueCoordinator["statusView"]>, "JOB_NOT_FOUND"> {
+    const job = this.store.get(jobId);
+    return job ? { ok: true, data: this.statusView(job, now) } : notFound(jobId);
+  }
+
+  stats() {
+    const c = this.store.counters();
+    const ended = c.completedTotal + c.failedTotal;
+    return {
+      queueName: this.queueName,
+      totalJobs: c.queued + c.delayed + c.running + c.completed + c.failed + c.cancelled,
+      queuedJobs: c.queued + c.delayed,
+      runningJobs: c.running,
+      completedJobs: c.completed,
+      failedJobs: c.failed,
+      cancelledJobs: c.cancelled,
+      averageProcessTime: c.completedTotal > 0 ? Math.round(c.processMsTotal / c.completedTotal / 1000) : 0,
+      successRate: ended > 0 ? Math.round((c.completedTotal / ended) * 1000) / 1000 : null,
+      capacity: this.config.capacity,
+      concurrency: this.config.concurrency,
+    };
+  }
+
+  async cancel(
+    jobId: string,
+    now = Date.now(),
+  ): Promise<Result<{ jobId: string; status: "cancelled"; previousStatus: JobStatus }, "JOB_NOT_FOUND" | "JOB_NOT_CANCELLABLE">> {
+    const outcome = this.ctx.storage.transactionSync(() => {
+      const job = this.store.get(jobId);
+      if (!job) return notFound(jobId);
+      const previousStatus = publicStatus(job.state);
+      if (job.state === "cancelled") return { ok: true as const, data: { jobId, status: "cancelled" as const, previousStatus } };
+      if (isTerminal(job.state)) {
+        return {
+          ok: false as const,
+          code: "JOB_NOT_CANCELLABLE" as const,
+          message: `job ${jobId} has already ${job.state === "completed" ? "completed" : "failed"}`,
+        };
+      }
+      this.end(job, "cancelled", now, { previousStatus });
+      return { ok: true as const, data: { jobId, status: "cancelled" as const, previousStatus } };
+    });
+    if (outcome.ok && outcome.data.previousStatus === "running") await this.dispatchReadyJobs(now);
+    else this.scheduleAlarm();
+    return outcome;
+  }
+
+  list(request: Pick<ListRequest, "status" | "limit" | "cursor">) {
+    const cursor = request.cursor?.split(":").map(Number) ?? null;
+    const validCursor = cursor?.every(Number.isSafeInteger) ? cursor : null;
+    const queued = request.status === "queued";
+    const rows = queued
+      ? this.store.listQueued(request.limit, validCursor?.length === 2 ? [validCursor[0]!, validCursor[1]!] : null)
+      : this.store.listNewest(request.status ?? null, request.limit, validCursor?.[0] ?? null);
+    const last = rows.length === request.limit ? rows.at(-1) : undefined;
+    return {
+      jobs: rows.map((row) => this.summaryView(row)),
+      nextCursor: last ? (queued ? `${last.score}:${last.seq}` : `${last.seq}`) : null,
+    };
+  }
+
+  history(jobId: string): Result<{ jobId: string; events: { at: string; event: string; attempt: number; detail: unknown }[] }, "JOB_NOT_FOUND"> {
+    if (!this.store.get(jobId)) return notFound(jobId);
+    const events = this.store.events(jobId).map((e) => ({
+      at: toIso(e.at_ms)!,
+      event: e.event,
+      attempt: e.attempt,
+      detail: e.detail === null ? null : JSON.parse(e.detail),
+    }));
+    return { ok: true, data: { jobId, events } };
+  }
+
+  // ─── Consumer reports ──────────────────────────────────────────────────────────────────────
+
+  /** A consumer takes an attempt it was sent. Only the first delivery of the current attempt wins. */
+  claim(jobId: string, attempt: number, now = Date.now()): Result<ClaimedJob, ReportRefusal> {
+    return this.ctx.storage.transactionSync(() => {
+      const job = this.store.get(jobId);
+      const refusal = this.refuseReport(job, jobId, attempt, { claimed: false });
+      if (refusal) return refusal;
+      const claimed = this.store.update(job!, {
+        claimed: 1,
+        started_at_ms: job!.started_at_ms ?? now,
+        attempt_started_at_ms: now,
+        lease_until_ms: now + LEASE_MS,
+      });
+      this.record(claimed, "started", now, { retryCount: claimed.retry_count });
+      this.scheduleAlarm();
+      return {
+        ok: true,
+        data: {
+          jobId, queueName: this.queueName, type: claimed.type, payloadJson: claimed.payload,
+          attempt, retryCount: claimed.retry_count, threadId: claimed.thread_id, runId: claimed.run_id,
+        },
+      };
+    });
+  }
+
+  /** Progress, LangGraph ids, or a bare heartbeat: each renews the lease. */
+  report(jobId: string, attempt: number, update: ProgressReport, now = Date.now()): Result<null, ReportRefusal> {
+    return this.ctx.storage.transactionSync(() => {
+      const job = this.store.get(jobId);
+      const refusal = this.refuseReport(job, jobId, attempt, { claimed: true });
+      if (refusal) return refusal;
+      const change: JobUpdate = { lease_until_ms: now + LEASE_MS };
+      if (update.progress !== undefined) change.progress = Math.max(0, Math.min(100, Math.round(update.progress)));
+      if (update.currentStep !== undefined) change.current_step = update.currentStep;
+      if (update.threadId !== undefined) change.thread_id = update.threadId;
+      if (update.runId !== undefined) change.run_id = update.runId;
+      const updated = this.store.update(job!, change);
+      if (update.currentStep !== undefined && update.currentStep !== job!.current_step) {
+        this.record(updated, "progress", now, { progress: updated.progress, step: updated.current_step });
+      }
+      if (update.runId !== undefined && update.runId !== job!.run_id) {
+        this.record(updated, "run_created", now, { threadId: updated.thread_id, runId: updated.run_id });
+      }
+      this.scheduleAlarm();
+      return { ok: true, data: null };
+    });
+  }
+
+  async complete(jobId: string, attempt: number, result: unknown, now = Date.now()): Promise<Result<{ state: JobState }, ReportRefusal>> {
+    const resultJson = JSON.stringify(result ?? null);
+    if (resultJson.length > MAX_RESULT_BYTES) {
+      return this.fail(jobId, attempt, { error: `result is ${resultJson.length} bytes, over the ${MAX_RESULT_BYTES} byte limit`, retryable: false }, now);
+    }
+    const outcome = this.ctx.storage.transactionSync(() => {
+      const job = this.store.get(jobId);
+      const refusal = this.refuseReport(job, jobId, attempt, { claimed: true });
+      if (refusal) return refusal;
+      const durationMs = now - (job!.attempt_started_at_ms ?? now);
+      this.store.bump("completed_total", 1);
+      this.store.bump("process_ms_total", durationMs);
+      this.end(job!, "completed", now, { durationMs }, { progress: 100, result: resultJson, error: null });
+      return { ok: true as const, data: { state: "completed" as const } };
+    });
+    if (outcome.ok) await this.dispatchReadyJobs(now);
+    return outcome;
+  }
+
+  /** A failed attempt: retried after a backoff while retries remain and the error allows it. */
+  async fail(
+    jobId: string,
+    attempt: number,
+    failure: { error: string; retryable: boolean },
+    now = Date.now(),
+  ): Promise<Result<{ state: JobState }, ReportRefusal>> {
+    const outcome = this.ctx.storage.transactionSync(() => {
+      const job = this.store.get(jobId);
+      const refusal = this.refuseReport(job, jobId, attempt, { claimed: true });
+      if (refusal) return refusal;
+      const retrying = this.failAttempt(job!, failure, now);
+      return { ok: true as const, data: { state: retrying ? ("delayed" as const) : ("failed" as const) } };
+    });
+    if (outcome.ok) await this.dispatchReadyJobs(now);
+    return outcome;
+  }
+
+  /** The dead-letter consumer: the Queue gave up delivering this attempt. */
+  async deadLetter(jobId: string, attempt: number, deliveries: number, now = Date.now()): Promise<boolean> {
+    const failed = this.ctx.storage.transactionSync(() => {
+      const job = this.store.get(jobId);
+      if (!job || job.state !== "running" || job.attempt !== attempt) return false;
+      const error = `delivery failed: the consumer crashed on all ${deliveries} deliveries of attempt ${attempt}`;
+      this.end(job, "failed", now, { error }, { error });
+      this.store.bump("failed_total", 1);
+      return true;
+    });
+    if (failed) await this.dispatchReadyJobs(now);
+    return failed;
+  }
+
+  // ─── Timers ────────────────────────────────────────────────────────────────────────────────
+
+  override async alarm(): Promise<void> {
+    await this.runTimers(Date.now());
+  }
+
+  /**
+   * Everything that is due at `now`: retries whose backoff has passed, leases that expired,
+   * records past their retention. Idempotent: running it twice at the same `now` changes nothing.
+   */
+  async runTimers(now = Date.now()): Promise<void> {
+    this.ctx.storage.transactionSync(() => {
+      for (const job of this.store.dueRetries(now)) {
+        this.store.update(job, { state: "queued", next_retry_at_ms: null });
+      }
+      for (const job of this.store.expiredLeases(now)) {
+        if (job.claimed) {
+          const error = `lease expired: no heartbeat from the consumer of attempt ${job.attempt} for ${LEASE_MS / 1000}s`;
+          this.failAttempt(job, { error, retryable: true }, now);
+        } else {
+          // Sent but never claimed (the message was lost, or sending failed): not the job's fault.
+          this.store.update(job, { state: "queued", lease_until_ms: null });
+          this.record(job, "dispatch_expired", now, {});
+        }
+      }
+      for (const job of this.store.expiredRecords(now)) {
+        this.store.delete(job);
+        log({ event: "expired", queue: this.queueName, jobId: job.id, state: job.state });
+      }
+    });
+    await this.dispatchReadyJobs(now);
+  }
+
+  /** The cron sweep: due timers, jobs past JOB_TIMEOUT_SECONDS, and the alarm re-armed. */
+  async sweep(now = Date.now()): Promise<{ timedOut: number }> {
+    const timedOut = this.ctx.storage.transactionSync(() => {
+      const overdue = this.store.runningSince(now - this.config.jobTimeoutMs);
+      for (const job of overdue) {
+        const error = `timed out: running for more than ${this.config.jobTimeoutMs / 1000}s`;
+        this.failAttempt(job, { error, retryable: false }, now);
+      }
+      return overdue.length;
+    });
+    await this.runTimers(now);
+    return { timedOut };
+  }
+
+  // ─── Internals ─────────────────────────────────────────────────────────────────────────────
+
+  /** Marks the best ready jobs running, as many as free slots allow, then sends their ids to the Queue. */
+  private async dispatchReadyJobs(now: number): Promise<void> {
+    const messages = this.ctx.storage.transactionSync(() => {
+      const free = this.config.concurrency - this.store.counters().running;
+      if (free <= 0) return [];
+      return this.store.nextReady(free).map((job) => {
+        const dispatched = this.store.update(job, {
+          state: "running", attempt: job.attempt + 1, claimed: 0, lease_until_ms: now + DISPATCH_LEASE_MS,
+        });
+        this.record(dispatched, "dispatched", now, {});
+        return { body: { queueName: this.queueName, jobId: job.id, attempt: dispatched.attempt } satisfies JobMessage };
+      });
+    });
+    this.scheduleAlarm();
+    if (messages.length === 0) return;
+    try {
+      await this.env.JOB_QUEUE.sendBatch(messages);
+    } catch (error) {
+      // The dispatch leases expire and the alarm puts these jobs back in the queue.
+      log({ event: "dispatch_send_failed", queue: this.queueName, jobs: messages.length, error: String(error) }, "error");
+    }
+  }
+
+  /** Either schedules a retry (returns true) or fails the job for good. Call inside a transaction. */
+  private failAttempt(job: JobRow, failure: { error: string; retryable: boolean }, now: number): boolean {
+    if (failure.retryable && job.retry_count < job.max_retries) {
+      const retryNumber = job.retry_count + 1;
+      const nextRetryAtMs = now + backoffDelayMs(retryNumber, { baseMs: this.config.retryBaseMs, maxMs: this.config.retryMaxMs });
+      const delayed = this.store.update(job, {
+        state: "delayed", retry_count: retryNumber, next_retry_at_ms: nextRetryAtMs, lease_until_ms: null,
+        claimed: 0, error: failure.error,
+      });
+      this.record(delayed, "retry_scheduled", now, { error: failure.error, retryCount: retryNumber, nextRetryAt: toIso(nextRetryAtMs) });
+      return true;
+    }
+    this.store.bump("failed_total", 1);
+    this.end(job, "failed", now, { error: failure.error, retryable: failure.retryable }, { error: failure.error });
+    return false;
+  }
+
+  /** Moves a job to a terminal state; its record expires RESULT_TTL_SECONDS later. */
+  private end(job: JobRow, state: "completed" | "failed" | "cancelled", now: number, detail: Record<string, unknown>, update: JobUpdate = {}): void {
+    const ended = this.store.update(job, {
+      ...update, state, ended_at_ms: now, expires_at_ms: now + this.config.resultTtlMs,
+      lease_until_ms: null, next_retry_at_ms: null,
+    });
+    this.record(ended, state, now, detail);
+  }
+
+  private refuseReport(job: JobRow | null, jobId: string, attempt: number, expect: { claimed: boolean }): Failure<ReportRefusal> | null {
+    if (!job) return notFound(jobId);
+    if (job.state === "cancelled") return { ok: false, code: "JOB_CANCELLED", message: `job ${jobId} was cancelled` };
+    if (job.state !== "running" || job.attempt !== attempt) {
+      return { ok: false, code: "STALE_ATTEMPT", message: `attempt ${attempt} of job ${jobId} is not current (current: ${job.attempt}, ${job.state})` };
+    }
+    if (Boolean(job.claimed) !== expect.claimed) {
+      return expect.claimed
+        ? { ok: false, code: "STALE_ATTEMPT", message: `attempt ${attempt} of job ${jobId} was never claimed` }
+        : { ok: false, code: "DUPLICATE_DELIVERY", message: `attempt ${attempt} of job ${jobId} is already claimed` };
+    }
+    return null;
+  }
+
+  /** Appends to the job's history and writes the matching log line. */
+  private record(job: JobRow, event: string, now: number, detail: Record<string, unknown>): void {
+    this.store.addEvent(job.id, { at_ms: now, event, attempt: job.attempt, detail: JSON.stringify(detail) });
+    log({ event, queue: this.queueName, jobId: job.id, attempt: job.attempt, ...detail });
+  }
+
+  /** Sets the one alarm to the earliest due timer, or clears it. */
+  private scheduleAlarm(): void {
+    const next = this.store.nextTimerMs();
+    if (next === null) void this.ctx.storage.deleteAlarm();
+    else void this.ctx.storage.setAlarm(next);
+  }
+
+  private avgProcessSeconds(): number {
+    const c = this.store.counters();
+    return c.completedTotal > 0 ? c.processMsTotal / c.completedTotal / 1000 : DEFAULT_PROCESS_SECONDS;
+  }
+
+  private enqueueView(job: JobRow): EnqueueData {
+    const waiting = this.waitingView(job);
+    return {
+      jobId: job.id,
+      status: publicStatus(job.state),
+      priority: job.priority,
+      estimatedWaitTime: waiting?.estimatedWaitTime ?? 0,
+      queuePosition: waiting?.queuePosition ?? 0,
+    };
+  }
+
+  private waitingView(job: JobRow): { queuePosition: number; estimatedWaitTime: number } | null {
+    if (job.state !== "queued") return null;
+    const jobsAhead = this.store.countAhead(job);
+    return {
+      queuePosition: jobsAhead + 1,
+      estimatedWaitTime: estimateWaitSeconds({
+        jobsAhead, running: this.store.counters().running, concurrency: this.config.concurrency,
+        avgProcessSeconds: this.avgProcessSeconds(),
+      }),
+    };
+  }
+
+  private statusView(job: JobRow, now: number) {
+    const running = job.state === "running" && job.attempt_started_at_ms !== null;
+    return {
+      jobId: job.id,
+      status: publicStatus(job.state),
+      progress: job.progress,
+      currentStep: job.current_step,
+      ...this.waitingView(job),
+      enqueuedAt: toIso(job.enqueued_at_ms),
+      startedAt: toIso(job.started_at_ms),
+      estimatedCompletion: running
+        ? toIso(estimateCompletionMs({ startedAtMs: job.attempt_started_at_ms!, progress: job.progress, avgProcessSeconds: this.avgProcessSeconds(), now }))
+        : null,
+      completedAt: toIso(job.ended_at_ms),
+      retryCount: job.retry_count,
+      maxRetries: job.max_retries,
+      nextRetryAt: toIso(job.next_retry_at_ms),
+      result: job.result === null ? null : (JSON.parse(job.result) as unknown),
+      error: job.error,
+    };
+  }
+
+  private summaryView(job: JobRow) {
+    return {
+      jobId: job.id,
+      type: job.type,
+      status: publicStatus(job.state),
+      priority: job.priority,
+      progress: job.progress,
+      currentStep: job.current_step,
+      retryCount: job.retry_count,
+      enqueuedAt: toIso(job.enqueued_at_ms),
+      startedAt: toIso(job.started_at_ms),
+      completedAt: toIso(job.ended_at_ms),
+      nextRetryAt: toIso(job.next_retry_at_ms),
+      error: job.error,
+    };
+  }
+}
+
+const notFound = (jobId: string): Failure<"JOB_NOT_FOUND"> => ({
+  ok: false, code: "JOB_NOT_FOUND", message: `job ${jobId} not found (unknown id, or its record expired)`,
+});
+
+const conflict = (jobId: string): Failure<"JOB_ID_CONFLICT"> => ({
+  ok: false, code: "JOB_ID_CONFLICT", message: `job ${jobId} already exists with a different type or payload`,
+});
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

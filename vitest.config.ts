@@ -1,0 +1,50 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+/** Bindings every workerd test project shares: production auth, small retry delays. */
+const testBindings = (langgraphUrl: string) => ({
+  ENVIRONMENT: "production",
+  API_KEYS: "test-key-1,test-key-2",
+  QUEUE_NAMES: "langgraph-queue,reports",
+  LANGGRAPH_API_FLAVOR: "workflows",
+  LANGGRAPH_API_URL: langgraphUrl,
+  RETRY_BASE_MS: "200",
+  RETRY_MAX_MS: "1000",
+});
+
+export default defineConfig({
+  test: {
+    globalSetup: ["test/support/workflows-server.ts"],
+    projects: [
+      {
+        // Pure functions: plain Node, no runtime needed.
+        test: { name: "logic", include: ["test/logic/**/*.test.ts"] },
+      },
+      {
+        // The coordinator on its own. Its Queue binding points at a queue nobody consumes,
+        // so each test plays the consumer itself and every step is deterministic.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.jsonc" },
+            miniflare: {
+              bindings: testBindings(inject<string>("workflowsUrl")),
+              queueProducers: { JOB_QUEUE: { queueName: "unconsumed-test-queue" } },
+            },
+          })),
+        ],
+        test: { name: "coordinator", include: ["test/unit/**/*.test.ts"] },
+      },
+      {
+        // The whole Worker: router, real Queue delivery to the consumers, the cron handler,
+        // talking to a real HTTP server that implements the seed's /workflows/execute.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.jsonc" },
+            miniflare: { bindings: testBindings(inject<string>("workflowsUrl")) },
+          })),
+        ],
+        test: { name: "integration", include: ["test/integration/**/*.test.ts"] },
+      },
+    ],
+  },
+});
