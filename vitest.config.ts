@@ -14,6 +14,8 @@ const testBindings = (langgraphUrl: string) => ({
 
 export default defineConfig({
   test: {
+    // Every job transition logs a JSON line; show them only for tests that fail.
+    silent: "passed-only",
     globalSetup: ["test/support/workflows-server.ts"],
     projects: [
       {
@@ -27,7 +29,7 @@ export default defineConfig({
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.jsonc" },
             miniflare: {
-              bindings: testBindings(inject<string>("workflowsUrl")),
+              bindings: { ...testBindings(inject<string>("workflowsUrl")), QUEUE_CAPACITY: "20", MAX_CONCURRENCY: "2" },
               queueProducers: { JOB_QUEUE: { queueName: "unconsumed-test-queue" } },
             },
           })),

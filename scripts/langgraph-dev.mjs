@@ -5,7 +5,7 @@
 //   import { startLangGraphServer } from "./scripts/langgraph-dev.mjs"  (test global setup)
 //
 // The CLI runs the API server as a grandchild (cli -> tsx -> server), so the CLI is
-// started in its own process group and stop() signals the whole group.
+// started in its own process group, and stop() waits until that whole group is gone.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
@@ -17,7 +17,7 @@ const projectDir = resolve(dirname(fileURLToPath(import.meta.url)), "..", "langg
 const cliPath = join(projectDir, "node_modules", "@langchain", "langgraph-cli", "dist", "cli", "cli.mjs");
 
 const DEFAULT_PORT = 8123;
-const STOP_GRACE_MS = 5_000;
+const STOP_GRACE_MS = 10_000;
 
 /**
  * Starts `langgraphjs dev` for langgraph/ and resolves once GET /ok answers.
@@ -109,20 +109,22 @@ function groupAlive(pgid) {
   }
 }
 
-// SIGTERM to the group, SIGKILL after a grace period; resolves when no process of the
-// group is left (the CLI's own exit is not enough: its children may still be closing).
+// SIGTERM goes to the CLI alone: it passes it down to tsx, which passes it to the server,
+// which flushes .langgraph_api and exits. Signalling the whole group instead makes tsx see
+// a second signal and SIGKILL the server mid-flush. The group gets SIGKILL only if it is
+// still there after the grace period. Resolves when no process of the group is left.
 async function stopGroup(pgid, exited) {
-  const signal = (sig) => {
+  const signal = (target, sig) => {
     try {
-      process.kill(-pgid, sig);
+      process.kill(target, sig);
     } catch (error) {
       if (error.code !== "ESRCH") throw error;
     }
   };
-  signal("SIGTERM");
+  signal(pgid, "SIGTERM");
   const deadline = Date.now() + STOP_GRACE_MS;
   while (groupAlive(pgid)) {
-    if (Date.now() > deadline) signal("SIGKILL");
+    if (Date.now() > deadline) signal(-pgid, "SIGKILL");
     await new Promise((r) => setTimeout(r, 50));
   }
   await exited;

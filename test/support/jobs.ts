@@ -1,0 +1,12 @@
+import { env } from "cloudflare:workers";
+import type { JobInput } from "../../src/api-schema";
+import type { QueueCoordinator } from "../../src/queue-do";
+
+/** A coordinator of its own for each test, so tests never see each other's jobs. */
+export function freshCoordinator(): DurableObjectStub<QueueCoordinator> {
+  return env.QUEUE_COORDINATOR.getByName(`test-${crypto.randomUUID()}`);
+}
+
+export function job(id: string, overrides: Partial<JobInput> = {}): JobInput & { id: string } {
+  return { id, type: "research_workflow", payload: { itemName: id }, priority: "medium", maxRetries: 3, ...overrides };
+}

@@ -1,0 +1,245 @@
+/**
+ * Claims, leases, retries, cancel, retention, the cron sweep and restarts. Time-dependent
+ * methods take `now`, so these tests move the clock by passing it rather than waiting.
+ * RETRY_BASE_MS=200 and RETRY_MAX_MS=1000 here (vitest.config.ts).
+ */
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { DISPATCH_LEASE_MS, LEASE_MS } from "../../src/queue-do";
+import { freshCoordinator, job } from "../support/jobs";
+
+const HOUR_MS = 3_600_000;
+
+/** Enqueues a job and claims its first attempt, as the consumer would. */
+async function running(id: string, overrides: Parameters<typeof job>[1] = {}) {
+  const queue = freshCoordinator();
+  const now = Date.now();
+  await queue.enqueue(job(id, overrides), now);
+  expect(await queue.claim(id, 1, now)).toMatchObject({ ok: true, data: { jobId: id, attempt: 1, retryCount: 0 } });
+  return { queue, now };
+}
+
+async function statusOf(queue: ReturnType<typeof freshCoordinator>, id: string) {
+  const status = await queue.status(id);
+  if (!status.ok) throw new Error(status.message);
+  return status.data;
+}
+
+describe("claims", () => {
+  it("gives an attempt to its first delivery only", async () => {
+    const { queue } = await running("dup");
+    expect(await queue.claim("dup", 1)).toMatchObject({ ok: false, code: "DUPLICATE_DELIVERY" });
+  });
+
+  it("refuses deliveries and reports for an attempt that is not current", async () => {
+    const { queue } = await running("stale");
+    expect(await queue.claim("stale", 2)).toMatchObject({ ok: false, code: "STALE_ATTEMPT" });
+    expect(await queue.report("stale", 0, { progress: 10 })).toMatchObject({ ok: false, code: "STALE_ATTEMPT" });
+    expect(await queue.claim("nope", 1)).toMatchObject({ ok: false, code: "JOB_NOT_FOUND" });
+  });
+
+  it("records progress, step and LangGraph ids, each in the history once", async () => {
+    const { queue } = await running("progress");
+    await queue.report("progress", 1, { threadId: "t-1", runId: "r-1" });
+    await queue.report("progress", 1, { progress: 30, currentStep: "research" });
+    await queue.report("progress", 1, { progress: 45, currentStep: "research" });
+    await queue.report("progress", 1, { progress: 140, currentStep: "draft" });
+    expect(await statusOf(queue, "progress")).toMatchObject({ status: "running", progress: 100, currentStep: "draft" });
+    const history = await queue.history("progress");
+    expect(history.ok && history.data.events.map((e) => e.event)).toEqual([
+      "queued", "dispatched", "started", "run_created", "progress", "progress",
+    ]);
+  });
+});
+
+describe("completion", () => {
+  it("stores the result, frees the slot and counts the process time", async () => {
+    const { queue, now } = await running("done");
+    expect(await queue.complete("done", 1, { researchData: { a: 1 } }, now + 4000)).toMatchObject({ ok: true });
+    expect(await statusOf(queue, "done")).toMatchObject({
+      status: "completed", progress: 100, result: { researchData: { a: 1 } }, completedAt: new Date(now + 4000).toISOString(), error: null,
+    });
+    expect(await queue.stats()).toMatchObject({ completedJobs: 1, runningJobs: 0, averageProcessTime: 4, successRate: 1 });
+    // A late duplicate of the same report changes nothing.
+    expect(await queue.complete("done", 1, { other: true })).toMatchObject({ ok: false, code: "STALE_ATTEMPT" });
+  });
+});
+
+describe("retries", () => {
+  it("waits out an exponential backoff as 'queued', then runs the next attempt", async () => {
+    const { queue, now } = await running("flaky", { maxRetries: 2 });
+    expect(await queue.fail("flaky", 1, { error: "LangGraph 503", retryable: true }, now)).toMatchObject({ ok: true, data: { state: "delayed" } });
+    const waiting = await statusOf(queue, "flaky");
+    expect(waiting).toMatchObject({ status: "queued", retryCount: 1, error: "LangGraph 503" });
+    const retryAt = Date.parse(waiting.nextRetryAt!);
+    // First retry: between half and all of RETRY_BASE_MS.
+    expect(retryAt - now).toBeGreaterThanOrEqual(100);
+    expect(retryAt - now).toBeLessThanOrEqual(200);
+    // The slot is free while the job waits, and the alarm is set for the retry.
+    expect((await queue.stats()).runningJobs).toBe(0);
+    expect(await runInDurableObject(queue, (_, state) => state.storage.getAlarm())).toBe(retryAt);
+
+    await queue.runTimers(retryAt - 1);
+    expect((await statusOf(queue, "flaky")).status).toBe("queued");
+    await queue.runTimers(retryAt);
+    expect(await statusOf(queue, "flaky")).toMatchObject({ status: "running", nextRetryAt: null });
+    expect(await queue.claim("flaky", 2, retryAt)).toMatchObject({ ok: true, data: { attempt: 2, retryCount: 1 } });
+
+    // Second failure: the nominal delay doubles.
+    await queue.fail("flaky", 2, { error: "LangGraph 503 again", retryable: true }, retryAt);
+    const second = await statusOf(queue, "flaky");
+    expect(Date.parse(second.nextRetryAt!) - retryAt).toBeGreaterThanOrEqual(200);
+    expect(Date.parse(second.nextRetryAt!) - retryAt).toBeLessThanOrEqual(400);
+  });
+
+  it("fails the job once retries are exhausted", async () => {
+    const { queue, now } = await running("doomed", { maxRetries: 1 });
+    await queue.fail("doomed", 1, { error: "boom", retryable: true }, now);
+    await queue.runTimers(now + 1000);
+    await queue.claim("doomed", 2, now + 1000);
+    expect(await queue.fail("doomed", 2, { error: "boom again", retryable: true }, now + 1000)).toMatchObject({ ok: true, data: { state: "failed" } });
+    expect(await statusOf(queue, "doomed")).toMatchObject({ status: "failed", retryCount: 1, error: "boom again" });
+    expect(await queue.stats()).toMatchObject({ failedJobs: 1, successRate: 0 });
+  });
+
+  it("fails a non-retryable error at once", async () => {
+    const { queue, now } = await running("rejected");
+    await queue.fail("rejected", 1, { error: "LangGraph 400: unknown graph", retryable: false }, now);
+    expect(await statusOf(queue, "rejected")).toMatchObject({ status: "failed", retryCount: 0, error: "LangGraph 400: unknown graph" });
+  });
+});
+
+describe("leases", () => {
+  it("returns a job whose consumer went silent to the queue as a retry", async () => {
+    const { queue, now } = await running("crashed");
+    await queue.report("crashed", 1, { progress: 50 }, now + 20_000);
+    // The heartbeat moved the lease: nothing expires at the first lease's end.
+    await queue.runTimers(now + LEASE_MS + 1);
+    expect((await statusOf(queue, "crashed")).status).toBe("running");
+    await queue.runTimers(now + 20_000 + LEASE_MS);
+    const after = await statusOf(queue, "crashed");
+    expect(after).toMatchObject({ status: "queued", retryCount: 1 });
+    expect(after.error).toMatch(/lease expired/);
+    // The crashed consumer's late report is refused.
+    expect(await queue.complete("crashed", 1, {})).toMatchObject({ ok: false, code: "STALE_ATTEMPT" });
+  });
+
+  it("puts a dispatched job nobody claimed back in the queue without spending a retry", async () => {
+    const queue = freshCoordinator();
+    const now = Date.now();
+    await queue.enqueue(job("lost-message"), now);
+    await queue.runTimers(now + DISPATCH_LEASE_MS);
+    // Back in the heap and dispatched again at once, as attempt 2, with no retry counted.
+    expect(await statusOf(queue, "lost-message")).toMatchObject({ status: "running", retryCount: 0 });
+    expect(await queue.claim("lost-message", 1)).toMatchObject({ ok: false, code: "STALE_ATTEMPT" });
+    expect(await queue.claim("lost-message", 2, now + DISPATCH_LEASE_MS)).toMatchObject({ ok: true });
+  });
+});
+
+describe("cancel", () => {
+  it("stops a running job: its consumer's next report and its result are refused", async () => {
+    const { queue } = await running("stop-me");
+    expect(await queue.cancel("stop-me")).toMatchObject({ ok: true, data: { jobId: "stop-me", status: "cancelled", previousStatus: "running" } });
+    expect(await queue.report("stop-me", 1, { progress: 80 })).toMatchObject({ ok: false, code: "JOB_CANCELLED" });
+    expect(await queue.complete("stop-me", 1, { late: true })).toMatchObject({ ok: false, code: "JOB_CANCELLED" });
+    expect(await statusOf(queue, "stop-me")).toMatchObject({ status: "cancelled", result: null });
+    expect((await queue.stats()).runningJobs).toBe(0);
+  });
+
+  it("cancels a job waiting out its backoff", async () => {
+    const { queue, now } = await running("backing-off");
+    await queue.fail("backing-off", 1, { error: "503", retryable: true }, now);
+    expect(await queue.cancel("backing-off")).toMatchObject({ ok: true, data: { previousStatus: "queued" } });
+    await queue.runTimers(now + 10_000);
+    expect((await statusOf(queue, "backing-off")).status).toBe("cancelled");
+  });
+
+  it("refuses to cancel a finished job, and is idempotent on a cancelled one", async () => {
+    const { queue } = await running("finished");
+    await queue.complete("finished", 1, {});
+    expect(await queue.cancel("finished")).toMatchObject({ ok: false, code: "JOB_NOT_CANCELLABLE" });
+    await queue.enqueue(job("twice"));
+    await queue.cancel("twice");
+    expect(await queue.cancel("twice")).toMatchObject({ ok: true, data: { previousStatus: "cancelled" } });
+    expect(await queue.cancel("missing")).toMatchObject({ ok: false, code: "JOB_NOT_FOUND" });
+  });
+});
+
+describe("retention", () => {
+  it("deletes a finished job's record and history RESULT_TTL_SECONDS after it ended, by the alarm", async () => {
+    const { queue, now } = await running("old");
+    await queue.complete("old", 1, { big: "result" }, now);
+    const expiresAt = now + 24 * HOUR_MS;
+    expect(await runInDurableObject(queue, (_, state) => state.storage.getAlarm())).toBe(expiresAt);
+    await queue.runTimers(expiresAt - 1);
+    expect((await queue.status("old")).ok).toBe(true);
+
+    // Move the record's expiry into the past, then let the real alarm fire.
+    await runInDurableObject(queue, (_, state) => {
+      state.storage.sql.exec("UPDATE jobs SET expires_at_ms = ? WHERE id = 'old'", Date.now() - 1);
+    });
+    await runInDurableObject(queue, (_, state) => state.storage.setAlarm(Date.now()));
+    expect(await runDurableObjectAlarm(queue)).toBe(true);
+    expect(await queue.status("old")).toMatchObject({ ok: false, code: "JOB_NOT_FOUND" });
+    expect(await queue.history("old")).toMatchObject({ ok: false, code: "JOB_NOT_FOUND" });
+    const events = await runInDurableObject(queue, (_, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM job_events").one().n);
+    expect(events).toBe(0);
+    // Lifetime averages survive the record; the per-state count does not.
+    expect(await queue.stats()).toMatchObject({ totalJobs: 0, completedJobs: 0, successRate: 1 });
+    // Nothing is left to wait for, so no alarm stays set.
+    expect(await runInDurableObject(queue, (_, state) => state.storage.getAlarm())).toBeNull();
+  });
+});
+
+describe("cron sweep", () => {
+  it("fails jobs running longer than JOB_TIMEOUT_SECONDS and re-arms the alarm", async () => {
+    const { queue, now } = await running("stuck");
+    // Keep the lease alive so only the timeout can catch it.
+    await queue.report("stuck", 1, {}, now + HOUR_MS);
+    await runInDurableObject(queue, (_, state) => state.storage.deleteAlarm());
+    expect(await queue.sweep(now + HOUR_MS + 1000)).toEqual({ timedOut: 1 });
+    expect(await statusOf(queue, "stuck")).toMatchObject({ status: "failed" });
+    expect((await statusOf(queue, "stuck")).error).toMatch(/timed out/);
+    expect(await runInDurableObject(queue, (_, state) => state.storage.getAlarm())).toBe(now + HOUR_MS + 1000 + 24 * HOUR_MS);
+  });
+});
+
+describe("restart", () => {
+  it("keeps the heap, the counters and every job across an eviction", async () => {
+    const queue = freshCoordinator();
+    for (const [id, priority] of [["r1", "low"], ["r2", "medium"], ["r3", "high"], ["r4", "high"]] as const) {
+      await queue.enqueue(job(id, { priority }));
+    }
+    const before = await queue.stats();
+    await evictDurableObject(queue);
+    expect(await queue.stats()).toEqual(before);
+    // r1 and r2 took the two slots on arrival; the high-priority pair waits, in arrival order.
+    expect((await queue.list({ status: "queued", limit: 10 })).jobs.map((j) => j.jobId)).toEqual(["r3", "r4"]);
+    expect(await queue.claim("r1", 1)).toMatchObject({ ok: true });
+  });
+});
+
+describe("dead letters", () => {
+  it("fails the job whose delivery kept crashing the consumer, once", async () => {
+    const queue = freshCoordinator();
+    await queue.enqueue(job("poison"));
+    expect(await queue.deadLetter("poison", 1, 4)).toBe(true);
+    const status = await statusOf(queue, "poison");
+    expect(status.status).toBe("failed");
+    expect(status.error).toMatch(/delivery failed.*4 deliveries/);
+    expect(await queue.deadLetter("poison", 1, 4)).toBe(false);
+  });
+});
+
+describe("list and history", () => {
+  it("pages through jobs newest first with a cursor", async () => {
+    const queue = freshCoordinator();
+    for (let i = 0; i < 5; i++) await queue.enqueue(job(`p${i}`));
+    const first = await queue.list({ limit: 2 });
+    expect(first.jobs.map((j) => j.jobId)).toEqual(["p4", "p3"]);
+    const second = await queue.list({ limit: 2, cursor: first.nextCursor! });
+    expect(second.jobs.map((j) => j.jobId)).toEqual(["p2", "p1"]);
+    const third = await queue.list({ limit: 2, cursor: second.nextCursor! });
+    expect(third).toMatchObject({ jobs: [{ jobId: "p0" }], nextCursor: null });
+  });
+});
