@@ -23,8 +23,9 @@ export default defineConfig({
         test: { name: "logic", include: ["test/logic/**/*.test.ts"] },
       },
       {
-        // The coordinator on its own. Its Queue binding points at a queue nobody consumes,
-        // so each test plays the consumer itself and every step is deterministic.
+        // The coordinator and the consumer, each on its own. The Queue binding points at a
+        // queue nobody consumes, so each test delivers messages itself (createMessageBatch)
+        // and every step is deterministic.
         plugins: [
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.jsonc" },
@@ -34,7 +35,7 @@ export default defineConfig({
             },
           })),
         ],
-        test: { name: "coordinator", include: ["test/unit/**/*.test.ts"] },
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"] },
       },
       {
         // The whole Worker: router, real Queue delivery to the consumers, the cron handler,
@@ -42,7 +43,7 @@ export default defineConfig({
         plugins: [
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.jsonc" },
-            miniflare: { bindings: testBindings(inject<string>("workflowsUrl")) },
+            miniflare: { bindings: { ...testBindings(inject<string>("workflowsUrl")), QUEUE_CAPACITY: "30" } },
           })),
         ],
         test: { name: "integration", include: ["test/integration/**/*.test.ts"] },
