@@ -7,8 +7,10 @@
 export const JOB_TYPES = ["research_workflow", "content_generation", "batch_processing", "data_sync"] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
-export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
+/** A job payload. */
+export type JsonObject = { [key: string]: unknown };
+/** A parsed JSON value, typed shallowly so that it can cross an RPC boundary. */
+export type JsonValue = object | string | number | boolean | null;
 
 export const PRIORITY_SCORES = { high: 100, medium: 50, low: 10 } as const;
 export type Priority = keyof typeof PRIORITY_SCORES;

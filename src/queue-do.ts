@@ -12,7 +12,7 @@ import { queueConfig, type AppEnv, type QueueConfig } from "./config";
 import { JobStore, type JobRow, type JobUpdate } from "./job-store";
 import {
   backoffDelayMs, canonicalJson, DEFAULT_PROCESS_SECONDS, estimateCompletionMs, estimateWaitSeconds,
-  isTerminal, PRIORITY_SCORES, publicStatus, toIso, type JobState, type JobStatus, type JobType,
+  isTerminal, PRIORITY_SCORES, publicStatus, toIso, type JobState, type JobStatus, type JobType, type JsonValue,
 } from "./jobs";
 import { log } from "./log";
 
@@ -187,13 +187,13 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     };
   }
 
-  history(jobId: string): Result<{ jobId: string; events: { at: string; event: string; attempt: number; detail: unknown }[] }, "JOB_NOT_FOUND"> {
+  history(jobId: string): Result<{ jobId: string; events: { at: string; event: string; attempt: number; detail: JsonValue }[] }, "JOB_NOT_FOUND"> {
     if (!this.store.get(jobId)) return notFound(jobId);
     const events = this.store.events(jobId).map((e) => ({
       at: toIso(e.at_ms)!,
       event: e.event,
       attempt: e.attempt,
-      detail: e.detail === null ? null : JSON.parse(e.detail),
+      detail: e.detail === null ? null : (JSON.parse(e.detail) as JsonValue),
     }));
     return { ok: true, data: { jobId, events } };
   }
@@ -468,7 +468,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       retryCount: job.retry_count,
       maxRetries: job.max_retries,
       nextRetryAt: toIso(job.next_retry_at_ms),
-      result: job.result === null ? null : (JSON.parse(job.result) as unknown),
+      result: job.result === null ? null : (JSON.parse(job.result) as JsonValue),
       error: job.error,
     };
   }

@@ -11,12 +11,6 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TestProject } from "vitest/node";
 
-declare module "vitest" {
-  interface ProvidedContext {
-    workflowsUrl: string;
-  }
-}
-
 interface ExecuteBody {
   workflow_id: string;
   input: { delayMs?: number; failTimes?: number; failStatus?: number; [key: string]: unknown };

@@ -18,9 +18,8 @@ async function deliver(queue: string, bodies: JobMessage[]) {
     queue,
     bodies.map((body, i) => ({ id: `msg-${i}`, timestamp: new Date(), attempts: 1, body })),
   );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  return getQueueResult(batch, ctx);
+  await worker.queue(batch, env);
+  return getQueueResult(batch, createExecutionContext());
 }
 
 /** A job enqueued and dispatched (attempt 1) in a coordinator of its own. */
