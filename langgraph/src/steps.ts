@@ -95,7 +95,6 @@ export function defineSteps<Def extends StateDefinition, const Names extends rea
     options: { manualDelay?: boolean } = {},
   ) {
     const index = order.indexOf(name);
-    if (index < 0) throw new Error(`step "${name}" is not in [${order.join(", ")}]`);
     const startPct = (index * 100) / order.length;
     const endPct = ((index + 1) * 100) / order.length;
 
