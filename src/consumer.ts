@@ -13,6 +13,11 @@ import {
 
 /** Progress is forwarded at most this often, plus at every step change. */
 export const PROGRESS_INTERVAL_MS = 1000;
+/**
+ * How long one consumer invocation follows a run. Cloudflare allows a consumer 15 minutes of
+ * wall time; past this, the run goes on in LangGraph and a fresh delivery rejoins it.
+ */
+export const RUN_BUDGET_MS = 12 * 60_000;
 
 export const isDeadLetterQueue = (queue: string): boolean => queue.endsWith("-dlq");
 
@@ -43,6 +48,7 @@ export async function consumeDeadLetters(batch: MessageBatch<JobMessage>, env: A
 
 export interface RunOptions {
   heartbeatMs?: number;
+  budgetMs?: number;
 }
 
 export async function runJobMessage(message: JobMessage, env: AppEnv, options: RunOptions = {}): Promise<void> {
@@ -53,12 +59,13 @@ export async function runJobMessage(message: JobMessage, env: AppEnv, options: R
     return;
   }
   const job = { ...claim.data, payload: JSON.parse(claim.data.payloadJson) as JsonObject };
+  const deadlineMs = Date.now() + (options.budgetMs ?? RUN_BUDGET_MS);
   const stop = new AbortController();
   const reporter = new ProgressReporter(coordinator, message, stop, options.heartbeatMs ?? HEARTBEAT_MS);
   const startedMs = Date.now();
   let outcome: RunOutcome;
   try {
-    outcome = await langGraphClient(env).run(job, { signal: stop.signal, onProgress: (update) => reporter.update(update) });
+    outcome = await langGraphClient(env).run(job, { signal: stop.signal, deadlineMs, onProgress: (update) => reporter.update(update) });
   } catch (error) {
     outcome = { status: "failed", error: `unexpected error: ${errorMessage(error)}`, retryable: true };
   } finally {
@@ -73,7 +80,9 @@ export async function runJobMessage(message: JobMessage, env: AppEnv, options: R
   const recorded =
     outcome.status === "completed"
       ? await coordinator.complete(message.jobId, message.attempt, outcome.result)
-      : await coordinator.fail(message.jobId, message.attempt, { error: outcome.error, retryable: outcome.retryable });
+      : outcome.status === "detached"
+        ? await coordinator.handOff(message.jobId, message.attempt)
+        : await coordinator.fail(message.jobId, message.attempt, { error: outcome.error, retryable: outcome.retryable });
   log({ event: `run_${outcome.status}`, ...fields, recorded: recorded.ok || recorded.code });
 }
 

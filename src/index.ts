@@ -14,6 +14,7 @@ import { ApiError, ERROR_STATUS } from "./errors";
 import { langGraphClient } from "./langgraph";
 import { log } from "./log";
 import type { Failure, JobMessage, QueueCoordinator } from "./queue-do";
+import { sweepQueue } from "./sweep";
 
 export { QueueCoordinator } from "./queue-do";
 
@@ -127,10 +128,6 @@ export default {
   },
 
   async scheduled(_controller, env) {
-    for (const queueName of queueNames(env)) {
-      const coordinator = env.QUEUE_COORDINATOR.getByName(queueName) as DurableObjectStub<QueueCoordinator>;
-      const { timedOut } = await coordinator.sweep();
-      log({ event: "sweep", queue: queueName, timedOut });
-    }
+    await Promise.all(queueNames(env).map((queueName) => sweepQueue(env, queueName)));
   },
 } satisfies ExportedHandler<AppEnv, JobMessage>;

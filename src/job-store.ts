@@ -209,6 +209,27 @@ export class JobStore {
     return this.sql.exec<JobRow>("SELECT * FROM jobs WHERE expires_at_ms <= ?", now).toArray();
   }
 
+  /** Jobs in one of `states` with a LangGraph run, that ended at or after `endedSinceMs` if they ended. */
+  withRuns(states: JobState[], endedSinceMs: number): JobRow[] {
+    return this.sql
+      .exec<JobRow>(
+        `SELECT * FROM jobs WHERE state IN (SELECT value FROM json_each(?)) AND run_id IS NOT NULL
+         AND (ended_at_ms IS NULL OR ended_at_ms >= ?)`,
+        JSON.stringify(states), endedSinceMs,
+      )
+      .toArray();
+  }
+
+  /** Average run time of completed jobs of `type`, or null before the first. */
+  typeAverageMs(type: string): number | null {
+    const rows = this.sql
+      .exec<{ name: string; value: number }>("SELECT name, value FROM counters WHERE name IN (?, ?)", `completed:${type}`, `process_ms:${type}`)
+      .toArray();
+    const completed = rows.find((r) => r.name.startsWith("completed:"))?.value ?? 0;
+    const totalMs = rows.find((r) => r.name.startsWith("process_ms:"))?.value ?? 0;
+    return completed > 0 ? totalMs / completed : null;
+  }
+
   /** The earliest time any timer is due: a retry, a lease expiry or a record expiry. */
   nextTimerMs(): number | null {
     const row = this.sql

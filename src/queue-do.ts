@@ -23,6 +23,8 @@ export const LEASE_MS = 30_000;
 export const HEARTBEAT_MS = 10_000;
 /** Results larger than this are refused: a DO SQLite row holds at most 2 MB. */
 export const MAX_RESULT_BYTES = 1024 * 1024;
+/** Cancelled jobs whose LangGraph run the sweep makes sure is stopped (it runs every minute). */
+export const RECENTLY_CANCELLED_MS = 3 * 60_000;
 
 export interface JobMessage {
   queueName: string;
@@ -39,8 +41,14 @@ export interface ClaimedJob {
   payloadJson: string;
   attempt: number;
   retryCount: number;
-  threadId: string | null;
-  runId: string | null;
+}
+
+/** A job whose LangGraph run the sweep should look at. */
+export interface RunToCheck {
+  jobId: string;
+  attempt: number;
+  threadId: string;
+  runId: string;
 }
 
 export interface ProgressReport {
@@ -206,19 +214,21 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       const job = this.store.get(jobId);
       const refusal = this.refuseReport(job, jobId, attempt, { claimed: false });
       if (refusal) return refusal;
+      // An attempt handed off by a consumer that ran out of time keeps its start time.
+      const handedOff = job!.attempt_started_at_ms !== null;
       const claimed = this.store.update(job!, {
         claimed: 1,
         started_at_ms: job!.started_at_ms ?? now,
-        attempt_started_at_ms: now,
+        attempt_started_at_ms: job!.attempt_started_at_ms ?? now,
         lease_until_ms: now + LEASE_MS,
       });
-      this.record(claimed, "started", now, { retryCount: claimed.retry_count });
+      this.record(claimed, handedOff ? "rejoined" : "started", now, { retryCount: claimed.retry_count });
       this.scheduleAlarm();
       return {
         ok: true,
         data: {
           jobId, queueName: this.queueName, type: claimed.type, payloadJson: claimed.payload,
-          attempt, retryCount: claimed.retry_count, threadId: claimed.thread_id, runId: claimed.run_id,
+          attempt, retryCount: claimed.retry_count,
         },
       };
     });
@@ -256,10 +266,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       const job = this.store.get(jobId);
       const refusal = this.refuseReport(job, jobId, attempt, { claimed: true });
       if (refusal) return refusal;
-      const durationMs = now - (job!.attempt_started_at_ms ?? now);
-      this.store.bump("completed_total", 1);
-      this.store.bump("process_ms_total", durationMs);
-      this.end(job!, "completed", now, { durationMs }, { progress: 100, result: resultJson, error: null });
+      this.finish(job!, resultJson, now, {});
       return { ok: true as const, data: { state: "completed" as const } };
     });
     if (outcome.ok) await this.dispatchReadyJobs(now);
@@ -296,6 +303,49 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     });
     if (failed) await this.dispatchReadyJobs(now);
     return failed;
+  }
+
+  /**
+   * The consumer's time is up but the LangGraph run goes on: the same attempt is sent again,
+   * and its next consumer rejoins the run instead of starting another.
+   */
+  async handOff(jobId: string, attempt: number, now = Date.now()): Promise<Result<{ state: JobState }, ReportRefusal>> {
+    const outcome = this.ctx.storage.transactionSync(() => {
+      const job = this.store.get(jobId);
+      const refusal = this.refuseReport(job, jobId, attempt, { claimed: true });
+      if (refusal) return refusal;
+      const handedOff = this.store.update(job!, { claimed: 0, lease_until_ms: now + DISPATCH_LEASE_MS });
+      this.record(handedOff, "handed_off", now, { runId: handedOff.run_id });
+      this.scheduleAlarm();
+      return { ok: true as const, data: { state: handedOff.state } };
+    });
+    if (outcome.ok) await this.send([{ queueName: this.queueName, jobId, attempt }]);
+    return outcome;
+  }
+
+  /**
+   * Runs the cron sweep should ask LangGraph about: those of running or retrying jobs (a run
+   * may have finished while nobody listened), and of jobs cancelled in the last few minutes
+   * (their run must not go on).
+   */
+  runsToCheck(now = Date.now()): { unfinished: RunToCheck[]; cancelled: RunToCheck[] } {
+    const toCheck = (job: JobRow): RunToCheck => ({ jobId: job.id, attempt: job.attempt, threadId: job.thread_id!, runId: job.run_id! });
+    return {
+      unfinished: this.store.withRuns(["running", "delayed"], 0).map(toCheck),
+      cancelled: this.store.withRuns(["cancelled"], now - RECENTLY_CANCELLED_MS).map(toCheck),
+    };
+  }
+
+  /** The sweep found that a job's run succeeded while nobody listened: record its result. */
+  async recordFinishedRun(jobId: string, attempt: number, result: unknown, now = Date.now()): Promise<boolean> {
+    const recorded = this.ctx.storage.transactionSync(() => {
+      const job = this.store.get(jobId);
+      if (!job || job.attempt !== attempt || (job.state !== "running" && job.state !== "delayed")) return false;
+      this.finish(job, JSON.stringify(result ?? null), now, { reconciled: true });
+      return true;
+    });
+    if (recorded) await this.dispatchReadyJobs(now);
+    return recorded;
   }
 
   // ─── Timers ────────────────────────────────────────────────────────────────────────────────
@@ -354,20 +404,35 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       if (free <= 0) return [];
       return this.store.nextReady(free).map((job) => {
         const dispatched = this.store.update(job, {
-          state: "running", attempt: job.attempt + 1, claimed: 0, lease_until_ms: now + DISPATCH_LEASE_MS,
+          state: "running", attempt: job.attempt + 1, claimed: 0, attempt_started_at_ms: null,
+          lease_until_ms: now + DISPATCH_LEASE_MS,
         });
         this.record(dispatched, "dispatched", now, {});
-        return { body: { queueName: this.queueName, jobId: job.id, attempt: dispatched.attempt } satisfies JobMessage };
+        return { queueName: this.queueName, jobId: job.id, attempt: dispatched.attempt };
       });
     });
     this.scheduleAlarm();
+    await this.send(messages);
+  }
+
+  private async send(messages: JobMessage[]): Promise<void> {
     if (messages.length === 0) return;
     try {
-      await this.env.JOB_QUEUE.sendBatch(messages);
+      await this.env.JOB_QUEUE.sendBatch(messages.map((body) => ({ body })));
     } catch (error) {
       // The dispatch leases expire and the alarm puts these jobs back in the queue.
       log({ event: "dispatch_send_failed", queue: this.queueName, jobs: messages.length, error: String(error) }, "error");
     }
+  }
+
+  /** Completes a job; its run time feeds the queue's and the job type's averages. */
+  private finish(job: JobRow, resultJson: string, now: number, detail: Record<string, unknown>): void {
+    const durationMs = now - (job.attempt_started_at_ms ?? now);
+    this.store.bump("completed_total", 1);
+    this.store.bump("process_ms_total", durationMs);
+    this.store.bump(`completed:${job.type}`, 1);
+    this.store.bump(`process_ms:${job.type}`, durationMs);
+    this.end(job, "completed", now, { durationMs, ...detail }, { progress: 100, result: resultJson, error: null });
   }
 
   /** Either schedules a retry (returns true) or fails the job for good. Call inside a transaction. */
@@ -423,8 +488,11 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     else void this.ctx.storage.setAlarm(next);
   }
 
-  private avgProcessSeconds(): number {
+  /** The average run time of a job of `type` (or of any job), once there is one to go by. */
+  private avgProcessSeconds(type?: JobType): number {
     const c = this.store.counters();
+    const ofType = type ? this.store.typeAverageMs(type) : null;
+    if (ofType !== null) return ofType / 1000;
     return c.completedTotal > 0 ? c.processMsTotal / c.completedTotal / 1000 : DEFAULT_PROCESS_SECONDS;
   }
 
@@ -462,7 +530,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       enqueuedAt: toIso(job.enqueued_at_ms),
       startedAt: toIso(job.started_at_ms),
       estimatedCompletion: running
-        ? toIso(estimateCompletionMs({ startedAtMs: job.attempt_started_at_ms!, progress: job.progress, avgProcessSeconds: this.avgProcessSeconds(), now }))
+        ? toIso(estimateCompletionMs({ startedAtMs: job.attempt_started_at_ms!, progress: job.progress, avgProcessSeconds: this.avgProcessSeconds(job.type), now }))
         : null,
       completedAt: toIso(job.ended_at_ms),
       retryCount: job.retry_count,

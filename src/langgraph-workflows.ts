@@ -1,0 +1,61 @@
+/** The seed's LangGraph contract: one blocking `POST /workflows/execute` that runs the whole workflow. */
+import {
+  errorMessage, isRetryableStatus, probe, type ClientSettings, type LangGraphClient, type LangGraphHealth,
+  type LangGraphJob, type RunCheck, type RunContext, type RunOutcome,
+} from "./langgraph";
+
+export class WorkflowsClient implements LangGraphClient {
+  readonly flavor = "workflows";
+
+  constructor(private readonly settings: ClientSettings) {}
+
+  async run(job: LangGraphJob, { signal }: RunContext): Promise<RunOutcome> {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (this.settings.apiKey) headers["x-api-key"] = this.settings.apiKey;
+    let response: Response;
+    try {
+      response = await fetch(`${this.settings.baseUrl}/workflows/execute`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({
+          workflow_id: job.type,
+          input: job.payload,
+          // thread_id lets a checkpointing wrapper resume a retried job where it stopped.
+          config: { checkpoint: true, max_iterations: 10, thread_id: job.jobId },
+        }),
+        signal,
+      });
+    } catch (error) {
+      return { status: "failed", error: `LangGraph unreachable at ${this.settings.baseUrl}: ${errorMessage(error)}`, retryable: true };
+    }
+    const text = await response.text().catch(() => "");
+    if (!response.ok) {
+      return {
+        status: "failed",
+        error: `LangGraph answered ${response.status} for workflow ${job.type}: ${text.slice(0, 500)}`,
+        retryable: isRetryableStatus(response.status),
+      };
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return { status: "failed", error: `LangGraph answered with invalid JSON: ${text.slice(0, 200)}`, retryable: true };
+    }
+    if (body.error || body.status === "failed" || body.status === "error") {
+      return { status: "failed", error: `workflow ${job.type} failed: ${JSON.stringify(body.error ?? body).slice(0, 500)}`, retryable: true };
+    }
+    return { status: "completed", result: body.result ?? body.output ?? body };
+  }
+
+  /** The contract has no runs to look up: a blocking call's outcome is known when it returns. */
+  async checkRun(): Promise<RunCheck> {
+    return { status: "unknown", error: "the workflows flavour has no run ids" };
+  }
+
+  async cancelRun(): Promise<void> {}
+
+  health(): Promise<LangGraphHealth> {
+    return probe(`${this.settings.baseUrl}/health`, this.settings.apiKey, this.flavor);
+  }
+}
