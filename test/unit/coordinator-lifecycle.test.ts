@@ -243,3 +243,57 @@ describe("list and history", () => {
     expect(third).toMatchObject({ jobs: [{ jobId: "p0" }], nextCursor: null });
   });
 });
+
+describe("long runs", () => {
+  it("hands a run that outlives its consumer to a fresh delivery of the same attempt", async () => {
+    const { queue, now } = await running("marathon");
+    await queue.report("marathon", 1, { threadId: "t-1", runId: "r-1", progress: 40 }, now + 1000);
+    expect(await queue.handOff("marathon", 1, now + 2000)).toMatchObject({ ok: true });
+    // Still running, same attempt, waiting for the next delivery to claim it.
+    expect(await statusOf(queue, "marathon")).toMatchObject({ status: "running", progress: 40, retryCount: 0 });
+    expect(await queue.report("marathon", 1, { progress: 50 })).toMatchObject({ ok: false, code: "STALE_ATTEMPT" });
+    expect(await queue.claim("marathon", 1, now + 3000)).toMatchObject({ ok: true, data: { attempt: 1 } });
+    // The attempt keeps its start time: the timeout and the process time count from the first start.
+    await queue.complete("marathon", 1, {}, now + 10_000);
+    expect((await queue.stats()).averageProcessTime).toBe(10);
+    const history = await queue.history("marathon");
+    expect(history.ok && history.data.events.map((e) => e.event)).toEqual([
+      "queued", "dispatched", "started", "run_created", "handed_off", "rejoined", "completed",
+    ]);
+  });
+});
+
+describe("reconciliation", () => {
+  it("lists the runs to check, and records a run that finished while nobody listened", async () => {
+    const { queue, now } = await running("orphan");
+    await queue.report("orphan", 1, { threadId: "t-9", runId: "r-9" }, now);
+    await queue.enqueue(job("no-run-yet"), now);
+    const { unfinished } = await queue.runsToCheck(now);
+    expect(unfinished).toEqual([{ jobId: "orphan", attempt: 1, threadId: "t-9", runId: "r-9" }]);
+    // The consumer died; its lease expired and a retry is waiting. The run had succeeded.
+    await queue.runTimers(now + LEASE_MS);
+    expect((await statusOf(queue, "orphan")).status).toBe("queued");
+    expect(await queue.recordFinishedRun("orphan", 1, { researchData: 1 }, now + LEASE_MS + 1)).toBe(true);
+    expect(await statusOf(queue, "orphan")).toMatchObject({ status: "completed", result: { researchData: 1 }, nextRetryAt: null });
+    expect(await queue.recordFinishedRun("orphan", 1, {}, now + LEASE_MS + 2)).toBe(false);
+  });
+
+  it("lists recently cancelled jobs' runs, so the sweep can stop them", async () => {
+    const { queue, now } = await running("cancelled-run");
+    await queue.report("cancelled-run", 1, { threadId: "t-5", runId: "r-5" }, now);
+    await queue.cancel("cancelled-run", now);
+    expect((await queue.runsToCheck(now + 60_000)).cancelled).toEqual([{ jobId: "cancelled-run", attempt: 1, threadId: "t-5", runId: "r-5" }]);
+    expect((await queue.runsToCheck(now + 10 * 60_000)).cancelled).toEqual([]);
+  });
+});
+
+describe("estimates", () => {
+  it("estimates a running job's completion from its job type's average time before it reports progress", async () => {
+    const { queue, now } = await running("first", { type: "data_sync" });
+    await queue.complete("first", 1, {}, now + 20_000);
+    await queue.enqueue(job("second", { type: "data_sync" }), now + 30_000);
+    await queue.claim("second", 1, now + 30_000);
+    const second = await queue.status("second", now + 31_000);
+    expect(second.ok && second.data.estimatedCompletion).toBe(new Date(now + 50_000).toISOString());
+  });
+});
