@@ -5,7 +5,8 @@
  *   delayMs           answer after this long (a "long" run that can be cancelled)
  *   failTimes         answer 503 to the first N calls for this job's thread
  *   failStatus        always answer with this HTTP status (400 = rejected input, 503 = down)
- * `GET /calls/<threadId>` tells how many times a job's workflow was called.
+ * `GET /calls/<threadId>` tells how many times a job's workflow was called, and
+ * `GET /api-key-uses/<key>` how many requests carried that `x-api-key`.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -19,13 +20,19 @@ interface ExecuteBody {
 
 export function startWorkflowsServer(): Promise<{ url: string; server: Server }> {
   const calls = new Map<string, number>();
+  const apiKeyUses = new Map<string, number>();
   const server = createServer(async (req, res) => {
+    const apiKey = req.headers["x-api-key"];
+    if (typeof apiKey === "string") apiKeyUses.set(apiKey, (apiKeyUses.get(apiKey) ?? 0) + 1);
     const reply = (status: number, body: unknown) => {
       res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
     };
     if (req.method === "GET" && req.url === "/health") return reply(200, { status: "ok" });
     if (req.method === "GET" && req.url?.startsWith("/calls/")) {
       return reply(200, { calls: calls.get(decodeURIComponent(req.url.slice("/calls/".length))) ?? 0 });
+    }
+    if (req.method === "GET" && req.url?.startsWith("/api-key-uses/")) {
+      return reply(200, { uses: apiKeyUses.get(decodeURIComponent(req.url.slice("/api-key-uses/".length))) ?? 0 });
     }
     if (req.method !== "POST" || req.url !== "/workflows/execute") return reply(404, { error: "not found" });
 

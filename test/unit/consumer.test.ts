@@ -127,6 +127,31 @@ describe("job consumer", () => {
   });
 });
 
+describe("LANGGRAPH_API_KEY", () => {
+  async function apiKeyUses(key: string): Promise<number> {
+    return ((await (await fetch(`${workflowsUrl}/api-key-uses/${key}`)).json()) as { uses: number }).uses;
+  }
+
+  it("is sent as x-api-key by the workflows flavour", async () => {
+    const { queue, message } = await dispatched(`keyed-${crypto.randomUUID()}`);
+    const key = `lg-${crypto.randomUUID()}`;
+    await runJobMessage(message, { ...env, LANGGRAPH_API_KEY: key });
+    expect((await statusOf(queue, message.jobId)).status).toBe("completed");
+    expect(await apiKeyUses(key)).toBe(1);
+  });
+
+  it("is sent as x-api-key by the platform flavour, whose 4xx answers fail the job at once", async () => {
+    // This server speaks only the seed's contract, so LangGraph Server API calls get a 404.
+    const { queue, message } = await dispatched(`platform-${crypto.randomUUID()}`);
+    const key = `lg-${crypto.randomUUID()}`;
+    await runJobMessage(message, { ...env, LANGGRAPH_API_FLAVOR: "platform", LANGGRAPH_API_KEY: key });
+    const status = await statusOf(queue, message.jobId);
+    expect(status).toMatchObject({ status: "failed", retryCount: 0 });
+    expect(status.error).toMatch(/LangGraph answered 404/);
+    expect(await apiKeyUses(key)).toBeGreaterThan(0);
+  });
+});
+
 describe("dead-letter consumer", () => {
   it("fails a job whose deliveries kept crashing the consumer", async () => {
     const id = `poison-${crypto.randomUUID()}`;
