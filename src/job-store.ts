@@ -124,12 +124,27 @@ export interface Counters {
 const STATE_COUNTER = (state: JobState) => `state:${state}`;
 
 export class JobStore {
+  /** SQLite rows read and written since this object was made: what the benchmarks report. */
+  readonly io = { rowsRead: 0, rowsWritten: 0 };
+
   constructor(private readonly sql: SqlStorage) {}
+
+  private query<T extends Record<string, SqlStorageValue>>(statement: string, ...params: SqlStorageValue[]): T[] {
+    const cursor = this.sql.exec<T>(statement, ...params);
+    const rows = cursor.toArray();
+    this.io.rowsRead += cursor.rowsRead;
+    this.io.rowsWritten += cursor.rowsWritten;
+    return rows;
+  }
+
+  private run(statement: string, ...params: SqlStorageValue[]): void {
+    this.query(statement, ...params);
+  }
 
   /** Creates or upgrades the schema; the version lives in a meta row (DO SQLite has no user_version). */
   migrate(): void {
     this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").toArray()[0];
+    const row = this.query<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")[0];
     for (let version = Number(row?.value ?? 0) + 1; version <= SCHEMA_VERSION; version++) {
       this.sql.exec(MIGRATIONS[version]!);
       this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", String(version));
@@ -137,14 +152,14 @@ export class JobStore {
   }
 
   get(id: string): JobRow | null {
-    return this.sql.exec<JobRow>("SELECT * FROM jobs WHERE id = ?", id).toArray()[0] ?? null;
+    return this.query<JobRow>("SELECT * FROM jobs WHERE id = ?", id)[0] ?? null;
   }
 
   insert(job: Omit<JobRow, "seq">): JobRow {
     const seq = this.bump("seq", 1);
     const row: JobRow = { ...job, seq };
     const columns = Object.keys(row);
-    this.sql.exec(
+    this.run(
       `INSERT INTO jobs (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
       ...Object.values(row),
     );
@@ -156,7 +171,7 @@ export class JobStore {
   update(job: JobRow, update: JobUpdate): JobRow {
     const entries = Object.entries(update).filter(([column]) => UPDATABLE.has(column as keyof Mutable));
     if (entries.length === 0) return job;
-    this.sql.exec(
+    this.run(
       `UPDATE jobs SET ${entries.map(([column]) => `${column} = ?`).join(", ")} WHERE id = ?`,
       ...entries.map(([, value]) => value as SqlStorageValue),
       job.id,
@@ -169,62 +184,54 @@ export class JobStore {
   }
 
   delete(job: JobRow): void {
-    this.sql.exec("DELETE FROM jobs WHERE id = ?", job.id);
-    this.sql.exec("DELETE FROM job_events WHERE job_id = ?", job.id);
+    this.run("DELETE FROM jobs WHERE id = ?", job.id);
+    this.run("DELETE FROM job_events WHERE job_id = ?", job.id);
     this.bump(STATE_COUNTER(job.state), -1);
   }
 
   /** The best `limit` ready jobs: highest score, then oldest. One seek on jobs_ready. */
   nextReady(limit: number): JobRow[] {
-    return this.sql
-      .exec<JobRow>("SELECT * FROM jobs WHERE state = 'queued' ORDER BY score DESC, seq ASC LIMIT ?", limit)
-      .toArray();
+    return this.query<JobRow>("SELECT * FROM jobs WHERE state = 'queued' ORDER BY score DESC, seq ASC LIMIT ?", limit);
   }
 
   /** Ready jobs that will be dispatched before `job`. */
   countAhead(job: Pick<JobRow, "score" | "seq">): number {
-    return this.sql
-      .exec<{ n: number }>(
-        "SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued' AND (score > ? OR (score = ? AND seq < ?))",
-        job.score, job.score, job.seq,
-      )
-      .one().n;
+    return this.query<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued' AND (score > ? OR (score = ? AND seq < ?))",
+      job.score, job.score, job.seq,
+    )[0]!.n;
   }
 
   dueRetries(now: number): JobRow[] {
-    return this.sql.exec<JobRow>("SELECT * FROM jobs WHERE state = 'delayed' AND next_retry_at_ms <= ?", now).toArray();
+    return this.query<JobRow>("SELECT * FROM jobs WHERE state = 'delayed' AND next_retry_at_ms <= ?", now);
   }
 
   expiredLeases(now: number): JobRow[] {
-    return this.sql.exec<JobRow>("SELECT * FROM jobs WHERE state = 'running' AND lease_until_ms <= ?", now).toArray();
+    return this.query<JobRow>("SELECT * FROM jobs WHERE state = 'running' AND lease_until_ms <= ?", now);
   }
 
   runningSince(startedBeforeMs: number): JobRow[] {
-    return this.sql
-      .exec<JobRow>("SELECT * FROM jobs WHERE state = 'running' AND claimed = 1 AND attempt_started_at_ms <= ?", startedBeforeMs)
-      .toArray();
+    return this.query<JobRow>("SELECT * FROM jobs WHERE state = 'running' AND claimed = 1 AND attempt_started_at_ms <= ?", startedBeforeMs);
   }
 
   expiredRecords(now: number): JobRow[] {
-    return this.sql.exec<JobRow>("SELECT * FROM jobs WHERE expires_at_ms <= ?", now).toArray();
+    return this.query<JobRow>("SELECT * FROM jobs WHERE expires_at_ms <= ?", now);
   }
 
   /** Jobs in one of `states` with a LangGraph run, that ended at or after `endedSinceMs` if they ended. */
   withRuns(states: JobState[], endedSinceMs: number): JobRow[] {
-    return this.sql
-      .exec<JobRow>(
-        `SELECT * FROM jobs WHERE state IN (SELECT value FROM json_each(?)) AND run_id IS NOT NULL
-         AND (ended_at_ms IS NULL OR ended_at_ms >= ?)`,
-        JSON.stringify(states), endedSinceMs,
-      )
-      .toArray();
+    return this.query<JobRow>(
+      `SELECT * FROM jobs WHERE state IN (SELECT value FROM json_each(?)) AND run_id IS NOT NULL
+       AND (ended_at_ms IS NULL OR ended_at_ms >= ?)`,
+      JSON.stringify(states), endedSinceMs,
+    );
   }
 
   /** Average run time of completed jobs of `type`, or null before the first. */
   typeAverageMs(type: string): number | null {
-    const rows = this.sql
-      .exec<{ name: string; value: number }>("SELECT name, value FROM counters WHERE name IN (?, ?)", `completed:${type}`, `process_ms:${type}`)
-      .toArray();
+    const rows = this.query<{ name: string; value: number }>(
+      "SELECT name, value FROM counters WHERE name IN (?, ?)", `completed:${type}`, `process_ms:${type}`,
+    );
     const completed = rows.find((r) => r.name.startsWith("completed:"))?.value ?? 0;
     const totalMs = rows.find((r) => r.name.startsWith("process_ms:"))?.value ?? 0;
     return completed > 0 ? totalMs / completed : null;
@@ -232,55 +239,46 @@ export class JobStore {
 
   /** The earliest time any timer is due: a retry, a lease expiry or a record expiry. */
   nextTimerMs(): number | null {
-    const row = this.sql
-      .exec<{ at: number | null }>(
-        `SELECT MIN(at) AS at FROM (
-           SELECT MIN(next_retry_at_ms) AS at FROM jobs WHERE state = 'delayed'
-           UNION ALL SELECT MIN(lease_until_ms) FROM jobs WHERE state = 'running'
-           UNION ALL SELECT MIN(expires_at_ms) FROM jobs WHERE expires_at_ms IS NOT NULL)`,
-      )
-      .one();
-    return row.at;
+    return this.query<{ at: number | null }>(
+      `SELECT MIN(at) AS at FROM (
+         SELECT MIN(next_retry_at_ms) AS at FROM jobs WHERE state = 'delayed'
+         UNION ALL SELECT MIN(lease_until_ms) FROM jobs WHERE state = 'running'
+         UNION ALL SELECT MIN(expires_at_ms) FROM jobs WHERE expires_at_ms IS NOT NULL)`,
+    )[0]!.at;
   }
 
   /** Queued (ready or waiting to retry) jobs in dispatch order, after the cursor `[score, seq]`. */
   listQueued(limit: number, after: [number, number] | null): JobRow[] {
     const [score, seq] = after ?? [Number.MAX_SAFE_INTEGER, -1];
-    return this.sql
-      .exec<JobRow>(
-        `SELECT * FROM jobs WHERE state IN ('queued', 'delayed') AND (score < ? OR (score = ? AND seq > ?))
-         ORDER BY score DESC, seq ASC LIMIT ?`,
-        score, score, seq, limit,
-      )
-      .toArray();
+    return this.query<JobRow>(
+      `SELECT * FROM jobs WHERE state IN ('queued', 'delayed') AND (score < ? OR (score = ? AND seq > ?))
+       ORDER BY score DESC, seq ASC LIMIT ?`,
+      score, score, seq, limit,
+    );
   }
 
   /** Jobs in `state` (or any state), newest first, before the cursor `seq`. */
   listNewest(state: JobState | null, limit: number, beforeSeq: number | null): JobRow[] {
     const before = beforeSeq ?? Number.MAX_SAFE_INTEGER;
     return state === null
-      ? this.sql.exec<JobRow>("SELECT * FROM jobs WHERE seq < ? ORDER BY seq DESC LIMIT ?", before, limit).toArray()
-      : this.sql
-          .exec<JobRow>("SELECT * FROM jobs WHERE state = ? AND seq < ? ORDER BY seq DESC LIMIT ?", state, before, limit)
-          .toArray();
+      ? this.query<JobRow>("SELECT * FROM jobs WHERE seq < ? ORDER BY seq DESC LIMIT ?", before, limit)
+      : this.query<JobRow>("SELECT * FROM jobs WHERE state = ? AND seq < ? ORDER BY seq DESC LIMIT ?", state, before, limit);
   }
 
   addEvent(jobId: string, event: EventRow): void {
-    this.sql.exec(
+    this.run(
       "INSERT INTO job_events (job_id, at_ms, event, attempt, detail) VALUES (?, ?, ?, ?, ?)",
       jobId, event.at_ms, event.event, event.attempt, event.detail,
     );
   }
 
   events(jobId: string): EventRow[] {
-    return this.sql
-      .exec<EventRow>("SELECT at_ms, event, attempt, detail FROM job_events WHERE job_id = ? ORDER BY seq", jobId)
-      .toArray();
+    return this.query<EventRow>("SELECT at_ms, event, attempt, detail FROM job_events WHERE job_id = ? ORDER BY seq", jobId);
   }
 
   counters(): Counters {
     const values = new Map(
-      this.sql.exec<{ name: string; value: number }>("SELECT name, value FROM counters").toArray().map((r) => [r.name, r.value]),
+      this.query<{ name: string; value: number }>("SELECT name, value FROM counters").map((r) => [r.name, r.value]),
     );
     const get = (name: string) => values.get(name) ?? 0;
     return {
@@ -299,12 +297,10 @@ export class JobStore {
 
   /** Adds `delta` to a counter and returns its new value. */
   bump(name: string, delta: number): number {
-    return this.sql
-      .exec<{ value: number }>(
-        `INSERT INTO counters (name, value) VALUES (?, ?)
-         ON CONFLICT (name) DO UPDATE SET value = value + excluded.value RETURNING value`,
-        name, delta,
-      )
-      .one().value;
+    return this.query<{ value: number }>(
+      `INSERT INTO counters (name, value) VALUES (?, ?)
+       ON CONFLICT (name) DO UPDATE SET value = value + excluded.value RETURNING value`,
+      name, delta,
+    )[0]!.value;
   }
 }

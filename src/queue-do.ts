@@ -395,6 +395,11 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     return { timedOut };
   }
 
+  /** SQLite rows read and written by this instance so far (benchmarks, debugging). */
+  storageIo(): { rowsRead: number; rowsWritten: number } {
+    return { ...this.store.io };
+  }
+
   // ─── Internals ─────────────────────────────────────────────────────────────────────────────
 
   /** Marks the best ready jobs running, as many as free slots allow, then sends their ids to the Queue. */
