@@ -3,7 +3,8 @@
  *
  * Design: one `jobs` table with a `state` column (BullMQ's Postgres layout). The ready heap is
  * the partial index `jobs_ready (score DESC, seq ASC) WHERE state = 'queued'`, so the next job
- * to run is one index seek, and a restart loses nothing. Jobs waiting out a retry backoff are
+ * to run is one index seek, and a restart loses nothing. Queries name their index (INDEXED BY):
+ * without statistics SQLite prefers `jobs_by_state` and sorts, reading every queued row. Jobs waiting out a retry backoff are
  * `delayed` (shown to clients as "queued") and sit in their own index by due time; running jobs
  * by lease expiry; ended jobs by record expiry. The alarm is set to the earliest of those three.
  * `counters` keeps per-state counts and totals up to date inside the same transaction as the
@@ -191,23 +192,27 @@ export class JobStore {
 
   /** The best `limit` ready jobs: highest score, then oldest. One seek on jobs_ready. */
   nextReady(limit: number): JobRow[] {
-    return this.query<JobRow>("SELECT * FROM jobs WHERE state = 'queued' ORDER BY score DESC, seq ASC LIMIT ?", limit);
+    return this.query<JobRow>("SELECT * FROM jobs INDEXED BY jobs_ready WHERE state = 'queued' ORDER BY score DESC, seq ASC LIMIT ?", limit);
   }
 
-  /** Ready jobs that will be dispatched before `job`. */
+  /**
+   * Ready jobs that will be dispatched before `job`: two range scans of jobs_ready (an OR of
+   * the two conditions would scan the whole index). Costs one row per job ahead.
+   */
   countAhead(job: Pick<JobRow, "score" | "seq">): number {
     return this.query<{ n: number }>(
-      "SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued' AND (score > ? OR (score = ? AND seq < ?))",
+      `SELECT (SELECT COUNT(*) FROM jobs INDEXED BY jobs_ready WHERE state = 'queued' AND score > ?)
+            + (SELECT COUNT(*) FROM jobs INDEXED BY jobs_ready WHERE state = 'queued' AND score = ? AND seq < ?) AS n`,
       job.score, job.score, job.seq,
     )[0]!.n;
   }
 
   dueRetries(now: number): JobRow[] {
-    return this.query<JobRow>("SELECT * FROM jobs WHERE state = 'delayed' AND next_retry_at_ms <= ?", now);
+    return this.query<JobRow>("SELECT * FROM jobs INDEXED BY jobs_delayed WHERE state = 'delayed' AND next_retry_at_ms <= ?", now);
   }
 
   expiredLeases(now: number): JobRow[] {
-    return this.query<JobRow>("SELECT * FROM jobs WHERE state = 'running' AND lease_until_ms <= ?", now);
+    return this.query<JobRow>("SELECT * FROM jobs INDEXED BY jobs_leased WHERE state = 'running' AND lease_until_ms <= ?", now);
   }
 
   runningSince(startedBeforeMs: number): JobRow[] {
@@ -215,7 +220,7 @@ export class JobStore {
   }
 
   expiredRecords(now: number): JobRow[] {
-    return this.query<JobRow>("SELECT * FROM jobs WHERE expires_at_ms <= ?", now);
+    return this.query<JobRow>("SELECT * FROM jobs INDEXED BY jobs_expiring WHERE expires_at_ms <= ?", now);
   }
 
   /** Jobs in one of `states` with a LangGraph run, that ended at or after `endedSinceMs` if they ended. */
@@ -241,9 +246,9 @@ export class JobStore {
   nextTimerMs(): number | null {
     return this.query<{ at: number | null }>(
       `SELECT MIN(at) AS at FROM (
-         SELECT MIN(next_retry_at_ms) AS at FROM jobs WHERE state = 'delayed'
-         UNION ALL SELECT MIN(lease_until_ms) FROM jobs WHERE state = 'running'
-         UNION ALL SELECT MIN(expires_at_ms) FROM jobs WHERE expires_at_ms IS NOT NULL)`,
+         SELECT MIN(next_retry_at_ms) AS at FROM jobs INDEXED BY jobs_delayed WHERE state = 'delayed'
+         UNION ALL SELECT MIN(lease_until_ms) FROM jobs INDEXED BY jobs_leased WHERE state = 'running'
+         UNION ALL SELECT MIN(expires_at_ms) FROM jobs INDEXED BY jobs_expiring WHERE expires_at_ms IS NOT NULL)`,
     )[0]!.at;
   }
 
