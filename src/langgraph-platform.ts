@@ -86,6 +86,8 @@ export class PlatformClient implements LangGraphClient {
     }
 
     if (context.signal.aborted) {
+      // Cancelled: the run must not go on, even if it was created before we learnt its id.
+      runId ??= await this.latestRun(threadId).then((run) => run?.run_id, () => undefined);
       if (runId) await this.cancelRun(threadId, runId);
       return { status: "failed", error: "cancelled", retryable: false };
     }
