@@ -48,6 +48,23 @@ export default defineConfig({
         ],
         test: { name: "integration", include: ["test/integration/**/*.test.ts"] },
       },
+      {
+        // The real system, driven over HTTP as a client would: the Worker under wrangler's dev
+        // server (workerd, Durable Objects, Queues, alarms) and the LangGraph dev server running
+        // the example graphs in langgraph/. Plain Node; its global setup starts and stops both.
+        // Runs after the other projects, so the servers do not compete with them for the CPU;
+        // two files at a time, since the restart test spends most of its time waiting.
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/e2e/setup.ts"],
+          sequence: { groupOrder: 1 },
+          maxWorkers: 2,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

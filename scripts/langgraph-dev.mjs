@@ -9,8 +9,8 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { rm } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { readFile, writeFile } from "node:fs/promises";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const projectDir = resolve(dirname(fileURLToPath(import.meta.url)), "..", "langgraph");
@@ -25,10 +25,14 @@ const STOP_GRACE_MS = 10_000;
  * @param {number} [options.port] default $LANGGRAPH_PORT or 8123
  * @param {string} [options.host] default 127.0.0.1
  * @param {boolean} [options.reload] restart on source changes; default false
- * @param {boolean} [options.fresh] delete langgraph/.langgraph_api (threads, runs) first; default false
+ * @param {string} [options.dataDir] keep the server's threads and runs in this folder (it gets a
+ *   langgraph.json pointing at langgraph/'s graphs) instead of langgraph/.langgraph_api, so tests
+ *   neither see nor wipe the data of a running `npm start`
  * @param {number} [options.timeoutMs] how long to wait for the server; default 60000
  * @param {"inherit" | "ignore" | "pipe"} [options.stdio] the server's output; default "inherit"
  * @param {AbortSignal} [options.signal] aborting it stops the server (also while starting)
+ * @param {(child: import("node:child_process").ChildProcess) => void} [options.onSpawn] called with the CLI
+ *   process as soon as it is spawned, e.g. to read its output (stdio "pipe") while it starts
  * @returns {Promise<{url: string, pid: number, startupMs: number, child: import("node:child_process").ChildProcess, stop(): Promise<void>}>}
  */
 export async function startLangGraphServer(options = {}) {
@@ -43,9 +47,9 @@ export async function startLangGraphServer(options = {}) {
   if (await answers(url)) {
     throw new Error(`${url} already answers: port ${port} is taken (set LANGGRAPH_PORT)`);
   }
-  if (options.fresh) await rm(join(projectDir, ".langgraph_api"), { recursive: true, force: true });
+  const configPath = options.dataDir ? await writeConfigIn(options.dataDir) : join(projectDir, "langgraph.json");
 
-  const args = [cliPath, "dev", "--host", host, "--port", String(port), "--no-browser"];
+  const args = [cliPath, "dev", "--host", host, "--port", String(port), "--no-browser", "--config", configPath];
   if (!options.reload) args.push("--no-reload");
   const startedAt = performance.now();
   const child = spawn(process.execPath, args, {
@@ -60,6 +64,7 @@ export async function startLangGraphServer(options = {}) {
     },
   });
   const exited = once(child, "exit");
+  options.onSpawn?.(child);
 
   let stopping;
   const stop = () => {
@@ -148,4 +153,20 @@ if (isMain) {
     console.error(`langgraphjs dev exited (${code ?? sig})`);
     process.exit(code || 1);
   });
+}
+
+/**
+ * The CLI keeps its data beside its config file (`.langgraph_api/`), and resolves graph paths
+ * against that file's folder (an absolute path is joined, not honoured): a copy of langgraph.json
+ * in `dataDir`, with each graph path made relative to it, moves the data and nothing else.
+ */
+async function writeConfigIn(dataDir) {
+  const config = JSON.parse(await readFile(join(projectDir, "langgraph.json"), "utf8"));
+  for (const [id, spec] of Object.entries(config.graphs)) {
+    const [file, exported] = spec.split(":");
+    config.graphs[id] = `${relative(dataDir, join(projectDir, file))}:${exported}`;
+  }
+  const configPath = join(dataDir, "langgraph.json");
+  await writeFile(configPath, JSON.stringify(config, null, 2));
+  return configPath;
 }

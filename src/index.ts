@@ -18,7 +18,8 @@ import { sweepQueue } from "./sweep";
 
 export { QueueCoordinator } from "./queue-do";
 
-export const ENDPOINT = "/functions/v1/queue-worker";
+// Not exported: workerd treats every export of the main module as a handler and refuses others.
+const ENDPOINT = "/functions/v1/queue-worker";
 
 type AppContext = Context<{ Bindings: AppEnv }>;
 
