@@ -32,6 +32,12 @@ export function queueConfig(env: AppEnv): QueueConfig {
   };
 }
 
+/**
+ * How long one consumer invocation follows a LangGraph run before handing it to a fresh
+ * delivery. Cloudflare allows a Queue consumer 15 minutes of wall time.
+ */
+export const runBudgetMs = (env: AppEnv): number => positiveInt(env.RUN_BUDGET_SECONDS, 720) * 1000;
+
 export function queueNames(env: AppEnv): string[] {
   const names = (env.QUEUE_NAMES ?? "").split(",").map((name) => name.trim()).filter(Boolean);
   return names.length > 0 ? names : ["langgraph-queue"];

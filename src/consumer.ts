@@ -3,7 +3,7 @@
  * claims that attempt from the coordinator, runs it on LangGraph, renews the lease while it
  * works, and reports the outcome. It never writes job state itself.
  */
-import type { AppEnv } from "./config";
+import { runBudgetMs, type AppEnv } from "./config";
 import { errorMessage, langGraphClient, type RunOutcome } from "./langgraph";
 import type { JsonObject } from "./jobs";
 import { log } from "./log";
@@ -13,11 +13,6 @@ import {
 
 /** Progress is forwarded at most this often, plus at every step change. */
 export const PROGRESS_INTERVAL_MS = 1000;
-/**
- * How long one consumer invocation follows a run. Cloudflare allows a consumer 15 minutes of
- * wall time; past this, the run goes on in LangGraph and a fresh delivery rejoins it.
- */
-export const RUN_BUDGET_MS = 12 * 60_000;
 
 export const isDeadLetterQueue = (queue: string): boolean => queue.endsWith("-dlq");
 
@@ -48,7 +43,6 @@ export async function consumeDeadLetters(batch: MessageBatch<JobMessage>, env: A
 
 export interface RunOptions {
   heartbeatMs?: number;
-  budgetMs?: number;
 }
 
 export async function runJobMessage(message: JobMessage, env: AppEnv, options: RunOptions = {}): Promise<void> {
@@ -59,7 +53,8 @@ export async function runJobMessage(message: JobMessage, env: AppEnv, options: R
     return;
   }
   const job = { ...claim.data, payload: JSON.parse(claim.data.payloadJson) as JsonObject };
-  const deadlineMs = Date.now() + (options.budgetMs ?? RUN_BUDGET_MS);
+  // Past the deadline the run goes on in LangGraph and a fresh delivery rejoins it.
+  const deadlineMs = Date.now() + runBudgetMs(env);
   const stop = new AbortController();
   const reporter = new ProgressReporter(coordinator, message, stop, options.heartbeatMs ?? HEARTBEAT_MS);
   const startedMs = Date.now();

@@ -1,0 +1,48 @@
+/**
+ * A run that outlives its consumer's time budget (Cloudflare gives a consumer 15 minutes; this
+ * Worker of its own gives it 1 s, RUN_BUDGET_SECONDS=1). The consumer lets go, the run goes on
+ * in LangGraph, the coordinator sends the same attempt again, and the next consumer rejoins
+ * the same run instead of starting another: one run on the thread, each node run once.
+ */
+import { Client } from "@langchain/langgraph-sdk";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, inject, it } from "vitest";
+import { threadIdFor } from "../../src/langgraph-platform";
+import { QueueClient, uniqueJobId } from "./api";
+import { startQueueWorker, type QueueWorker } from "./servers";
+
+let worker: QueueWorker;
+let persistDir: string;
+
+beforeAll(async () => {
+  persistDir = await mkdtemp(join(tmpdir(), "queue-worker-e2e-long-"));
+  worker = await startQueueWorker({
+    name: "long-run", langgraphUrl: inject("langgraphUrl"), persistDir, vars: { RUN_BUDGET_SECONDS: "1" },
+  });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await rm(persistDir, { recursive: true, force: true });
+});
+
+it("hands a run that outlives the consumer's budget to a fresh delivery, which rejoins it", async () => {
+  const queue = new QueueClient(worker.url, "e2e-h");
+  const jobId = uniqueJobId("marathon");
+  // Two nodes of 1.5 s each: the run lasts about three budgets.
+  await queue.enqueue({ id: jobId, type: "research_workflow", payload: { itemName: "marathon", delayMs: 1500 } });
+
+  const job = await queue.waitForEnd(jobId, "completed");
+  expect(job.retryCount).toBe(0);
+  expect(job.result).toMatchObject({ nodeRuns: { research: 1, draft: 1 } });
+
+  const events = (await queue.history(jobId)).map((e) => e.event);
+  expect(events).toContain("handed_off");
+  expect(events).toContain("rejoined");
+  expect(events.filter((e) => e === "run_created")).toHaveLength(1);
+
+  const runs = await new Client({ apiUrl: inject("langgraphUrl") }).runs.list(await threadIdFor("e2e-h", jobId));
+  expect(runs.map((run) => run.status)).toEqual(["success"]);
+});
