@@ -29,4 +29,6 @@ export interface LangGraphServer {
   stop(): Promise<void>;
 }
 
+export function groupAlive(pgid: number): boolean;
+
 export function startLangGraphServer(options?: LangGraphServerOptions): Promise<LangGraphServer>;

@@ -105,7 +105,8 @@ async function waitUntilAnswering(url, timeoutMs, exited, abortSignal) {
   throw new Error(`langgraphjs dev did not answer ${url}/ok within ${timeoutMs} ms`);
 }
 
-function groupAlive(pgid) {
+/** Whether any process of the process group `pgid` is still there. */
+export function groupAlive(pgid) {
   try {
     process.kill(-pgid, 0);
     return true;

@@ -18,7 +18,7 @@ import { once } from "node:events";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { startLangGraphServer } from "./langgraph-dev.mjs";
+import { groupAlive, startLangGraphServer } from "./langgraph-dev.mjs";
 
 const rootDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const WORKER_PORT = 8787;
@@ -56,15 +56,6 @@ function prefixOutput(child, tag) {
 function node22() {
   const major = Number(process.versions.node.split(".")[0]);
   return major >= 22 ? process.execPath : join(rootDir, "node_modules", ".bin", "node");
-}
-
-function groupAlive(pgid) {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (error) {
-    return error.code === "EPERM";
-  }
 }
 
 function startWrangler() {

@@ -10,3 +10,9 @@ export function freshCoordinator(): DurableObjectStub<QueueCoordinator> {
 export function job(id: string, overrides: Partial<JobInput> = {}): JobInput & { id: string } {
   return { id, type: "research_workflow", payload: { itemName: id }, priority: "medium", maxRetries: 3, ...overrides };
 }
+
+export async function statusOf(queue: DurableObjectStub<QueueCoordinator>, id: string) {
+  const status = await queue.status(id);
+  if (!status.ok) throw new Error(status.message);
+  return status.data;
+}

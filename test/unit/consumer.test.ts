@@ -9,7 +9,7 @@ import { describe, expect, inject, it } from "vitest";
 import { runJobMessage } from "../../src/consumer";
 import worker from "../../src/index";
 import type { JobMessage } from "../../src/queue-do";
-import { freshCoordinator, job } from "../support/jobs";
+import { freshCoordinator, job, statusOf } from "../support/jobs";
 
 const workflowsUrl = inject("workflowsUrl");
 
@@ -40,11 +40,6 @@ async function workflowCalls(jobId: string): Promise<number> {
   return ((await response.json()) as { calls: number }).calls;
 }
 
-async function statusOf(queue: ReturnType<typeof freshCoordinator>, id: string) {
-  const status = await queue.status(id);
-  if (!status.ok) throw new Error(status.message);
-  return status.data;
-}
 
 describe("job consumer", () => {
   it("runs a delivered job on LangGraph and records its result", async () => {

@@ -6,7 +6,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DISPATCH_LEASE_MS, LEASE_MS } from "../../src/queue-do";
-import { freshCoordinator, job } from "../support/jobs";
+import { freshCoordinator, job, statusOf } from "../support/jobs";
 
 const HOUR_MS = 3_600_000;
 
@@ -19,11 +19,6 @@ async function running(id: string, overrides: Parameters<typeof job>[1] = {}) {
   return { queue, now };
 }
 
-async function statusOf(queue: ReturnType<typeof freshCoordinator>, id: string) {
-  const status = await queue.status(id);
-  if (!status.ok) throw new Error(status.message);
-  return status.data;
-}
 
 describe("claims", () => {
   it("gives an attempt to its first delivery only", async () => {
