@@ -3,6 +3,7 @@
 //
 //   [langgraph]  langgraphjs dev serving the example graphs in langgraph/   http://127.0.0.1:8123
 //   [worker]     wrangler dev --test-scheduled (Worker, Durable Objects, Queues)  http://localhost:8787
+//                and its cron trigger, fired from here every minute (wrangler dev does not)
 //
 // State survives restarts: the Worker's under .wrangler/, LangGraph's under langgraph/.langgraph_api/.
 // LANGGRAPH_PORT moves the LangGraph server (and points the Worker at it).
@@ -146,5 +147,20 @@ if (langgraph && !stopping.signal.aborted) {
   const workerUrl = `http://localhost:${WORKER_PORT}`;
   if (await waitForWorker(workerUrl, stopping.signal)) {
     say(`ready: POST ${workerUrl}/functions/v1/queue-worker · GET ${workerUrl}/health · ${workerUrl}/__scheduled · Ctrl-C stops both`);
+    runCronEveryMinute(workerUrl);
   }
+}
+
+/**
+ * `wrangler dev` does not fire cron triggers by itself (seen here: no sweep in minutes), only
+ * on a request to /__scheduled. Make that request on the config's schedule, every minute, so
+ * the sweep runs locally as it does when deployed.
+ */
+function runCronEveryMinute(workerUrl) {
+  const timer = setInterval(() => {
+    fetch(`${workerUrl}/__scheduled?cron=${encodeURIComponent("* * * * *")}`, { signal: AbortSignal.timeout(30_000) })
+      .then((response) => response.body?.cancel())
+      .catch((error) => say(`cron trigger failed: ${error.message}`));
+  }, 60_000);
+  stopping.signal.addEventListener("abort", () => clearInterval(timer), { once: true });
 }
