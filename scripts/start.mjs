@@ -60,7 +60,9 @@ function node22() {
 }
 
 function startWrangler() {
-  const args = [join(rootDir, "node_modules", "wrangler", "bin", "wrangler.js"), "dev", "--port", String(WORKER_PORT), "--test-scheduled"];
+  const wranglerJs = join(rootDir, "node_modules", "wrangler", "bin", "wrangler.js");
+  // Local development: with no API_KEYS (in .dev.vars) requests are let through, and the log says so.
+  const args = [wranglerJs, "dev", "--port", String(WORKER_PORT), "--test-scheduled", "--var", "ENVIRONMENT:development"];
   if (LANGGRAPH_PORT !== 8123) args.push("--var", `LANGGRAPH_API_URL:http://127.0.0.1:${LANGGRAPH_PORT}`);
   const child = spawn(node22(), args, { cwd: rootDir, detached: true, stdio: ["ignore", "pipe", "pipe"], env: process.env });
   const exited = once(child, "exit"); // rejects if it could not be spawned at all
