@@ -4,6 +4,22 @@ import { JOB_TYPES, PRIORITY_SCORES, type JobState } from "./jobs";
 
 /** Largest request body accepted; the job payload is most of it. */
 export const MAX_BODY_BYTES = 64 * 1024;
+/** Deepest nesting accepted in a payload: far deeper and serialising it would overflow the stack. */
+export const MAX_PAYLOAD_DEPTH = 64;
+
+/** How deeply `value` nests objects and arrays, counted without recursion. */
+function depthOf(value: unknown): number {
+  let deepest = 0;
+  const pending: [unknown, number][] = [[value, 1]];
+  while (pending.length > 0) {
+    const [next, depth] = pending.pop()!;
+    if (next === null || typeof next !== "object") continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_PAYLOAD_DEPTH) break;
+    for (const child of Object.values(next)) pending.push([child, depth + 1]);
+  }
+  return deepest;
+}
 
 const queueName = z.string().min(1).max(64).optional();
 const jobId = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, "must be 1-128 characters of A-Z a-z 0-9 _ . : -");
@@ -11,7 +27,9 @@ const jobId = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, "must be 1-128 charac
 export const jobInput = z.object({
   id: jobId.optional(),
   type: z.enum(JOB_TYPES),
-  payload: z.record(z.string(), z.unknown()),
+  payload: z
+    .record(z.string(), z.unknown())
+    .refine((payload) => depthOf(payload) <= MAX_PAYLOAD_DEPTH, `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`),
   priority: z.enum(Object.keys(PRIORITY_SCORES) as [keyof typeof PRIORITY_SCORES]).default("medium"),
   maxRetries: z.int().min(0).max(10).default(3),
 });
@@ -29,7 +47,7 @@ export const actionRequest = z.discriminatedUnion("action", [
     queueName,
     status: listableStatus.optional(),
     limit: z.int().min(1).max(100).default(20),
-    cursor: z.string().max(256).optional(),
+    cursor: z.string().regex(/^\d{1,15}(:\d{1,15})?$/, "must be a nextCursor from an earlier list").optional(),
   }),
   z.object({ action: z.literal("history"), queueName, jobId }),
 ]);

@@ -19,15 +19,19 @@ export async function authenticate(headers: Headers, env: AppEnv): Promise<void>
     }
     throw new ApiError("UNAUTHORIZED", "no API keys are configured on this deployment; every request is refused");
   }
-  const presented = presentedKey(headers);
-  if (!presented) throw new ApiError("UNAUTHORIZED", "missing credentials: send Authorization: Bearer <key> or an apikey header");
-  const matches = await Promise.all(keys.map((key) => equalInConstantTime(presented, key)));
+  const presented = presentedKeys(headers);
+  if (presented.length === 0) throw new ApiError("UNAUTHORIZED", "missing credentials: send Authorization: Bearer <key> or an apikey header");
+  const matches = await Promise.all(presented.flatMap((candidate) => keys.map((key) => equalInConstantTime(candidate, key))));
   if (!matches.includes(true)) throw new ApiError("UNAUTHORIZED", "invalid API key");
 }
 
-function presentedKey(headers: Headers): string | null {
+/**
+ * Both places a key may come in. supabase-js sends the project key as `apikey` and, once a user
+ * signs in, the user's JWT as the bearer token: either one matching is enough.
+ */
+function presentedKeys(headers: Headers): string[] {
   const bearer = /^Bearer\s+(.+)$/i.exec(headers.get("authorization") ?? "")?.[1]?.trim();
-  return bearer || headers.get("apikey")?.trim() || null;
+  return [bearer, headers.get("apikey")?.trim()].filter((key): key is string => Boolean(key));
 }
 
 /** Hashing first makes both sides the same length, so timingSafeEqual applies and leaks nothing. */

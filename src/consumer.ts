@@ -4,7 +4,7 @@
  * works, and reports the outcome. It never writes job state itself.
  */
 import { runBudgetMs, type AppEnv } from "./config";
-import { errorMessage, langGraphClient, type RunOutcome } from "./langgraph";
+import { errorMessage, langGraphClient, type RunOutcome, type StopReason } from "./langgraph";
 import type { JsonObject } from "./jobs";
 import { log } from "./log";
 import {
@@ -69,17 +69,34 @@ export async function runJobMessage(message: JobMessage, env: AppEnv, options: R
   const fields = { queue: message.queueName, jobId: message.jobId, attempt: message.attempt, durationMs: Date.now() - startedMs };
   if (stop.signal.aborted) {
     // Cancelled, or the lease moved on to another attempt: whatever happened is not ours to record.
-    log({ event: "run_abandoned", ...fields, reason: String(stop.signal.reason) });
+    log({ event: "run_abandoned", ...fields, reason: (stop.signal.reason as StopReason).code });
     return;
   }
-  const recorded =
+  // The outcome is worth a few tries: losing it would cost a lease expiry and a retry. Repeating
+  // a report is safe, as the coordinator hears only the current attempt, once.
+  const recorded = await withRetries((): Promise<Result<unknown, ReportRefusal>> =>
     outcome.status === "completed"
-      ? await coordinator.complete(message.jobId, message.attempt, outcome.result)
+      ? coordinator.complete(message.jobId, message.attempt, outcome.result)
       : outcome.status === "detached"
-        ? await coordinator.handOff(message.jobId, message.attempt)
-        : await coordinator.fail(message.jobId, message.attempt, { error: outcome.error, retryable: outcome.retryable });
+        ? coordinator.handOff(message.jobId, message.attempt)
+        : coordinator.fail(message.jobId, message.attempt, { error: outcome.error, retryable: outcome.retryable }),
+  );
   log({ event: `run_${outcome.status}`, ...fields, recorded: recorded.ok || recorded.code });
 }
+
+async function withRetries<T>(call: () => Promise<T>, tries = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt >= tries) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
+}
+
+/** A newer attempt may be following the same LangGraph run: only a job that is over stops it. */
+const jobIsOver = (refusal: ReportRefusal): boolean => refusal !== "STALE_ATTEMPT" && refusal !== "DUPLICATE_DELIVERY";
 
 const coordinatorFor = (env: AppEnv, queueName: string): DurableObjectStub<QueueCoordinator> =>
   env.QUEUE_COORDINATOR.getByName(queueName) as DurableObjectStub<QueueCoordinator>;
@@ -108,9 +125,8 @@ class ProgressReporter {
   update(update: ProgressReport): void {
     this.pending = { ...this.pending, ...update };
     const stepChanged = update.currentStep !== undefined && update.currentStep !== this.lastStep;
-    const idsChanged = update.runId !== undefined || update.threadId !== undefined;
     const sinceLastMs = Date.now() - this.lastSentMs;
-    if (stepChanged || idsChanged || sinceLastMs >= PROGRESS_INTERVAL_MS) this.send();
+    if (stepChanged || update.runId !== undefined || sinceLastMs >= PROGRESS_INTERVAL_MS) this.send();
     else this.trailing ??= setTimeout(() => this.send(), PROGRESS_INTERVAL_MS - sinceLastMs);
   }
 
@@ -134,7 +150,7 @@ class ProgressReporter {
       if (this.stop.signal.aborted) return;
       try {
         const answer = await this.coordinator.report(this.message.jobId, this.message.attempt, update);
-        if (!answer.ok) this.stop.abort(answer.code);
+        if (!answer.ok) this.stop.abort({ code: answer.code, jobOver: jobIsOver(answer.code) } satisfies StopReason);
       } catch (error) {
         // A missed heartbeat is survivable: the lease outlasts a few of them.
         log({ event: "report_failed", ...this.message, error: errorMessage(error) }, "warn");

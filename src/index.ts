@@ -106,9 +106,9 @@ function validationError(error: z.ZodError): ApiError {
   return new ApiError("INVALID_REQUEST", `invalid request: ${issues.map((i) => `${i.path || "(body)"}: ${i.message}`).join("; ")}`, issues);
 }
 
-app.notFound((c) =>
-  c.json({ success: false, error: `no route ${c.req.method} ${c.req.path}; use POST ${ENDPOINT}`, code: "NOT_FOUND" }, 404),
-);
+app.notFound(() => {
+  throw new ApiError("NOT_FOUND", `no such route; use POST ${ENDPOINT} or GET /health`);
+});
 
 app.onError((error, c) => {
   if (error instanceof ApiError) {

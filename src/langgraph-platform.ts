@@ -1,38 +1,22 @@
 /**
  * The LangGraph Server API (LangGraph Platform, `langgraphjs dev`), through @langchain/langgraph-sdk.
  *
- * One thread per job, its id derived from the queue and job id, so every attempt and every
- * delivery finds the same thread. Before starting anything, an attempt looks at the thread's
- * latest run: one still going is rejoined (a consumer that hit its deadline, or crashed, left
- * it running); one that succeeded is the result (it finished while nobody listened); one that
- * failed is resumed with `input: null`, so nodes that already finished do not run again.
+ * One thread per job (the coordinator picks its id at enqueue), so every attempt and delivery
+ * finds the same thread. Before starting anything, an attempt looks at the thread's latest run:
+ * one still going is rejoined (a consumer that hit its deadline, or crashed, left it running);
+ * one that succeeded is the result (it finished while nobody listened); after one that failed,
+ * a new run with `input: null` resumes from the checkpoint, so finished nodes do not run again.
  */
 import { Client } from "@langchain/langgraph-sdk";
 import {
   errorMessage, isRetryableStatus, probe, type ClientSettings, type LangGraphClient, type LangGraphHealth,
-  type LangGraphJob, type RunCheck, type RunContext, type RunOutcome,
+  type LangGraphJob, type RunCheck, type RunContext, type RunOutcome, type StopReason,
 } from "./langgraph";
 
 const STREAM_MODES: ("updates" | "custom")[] = ["updates", "custom"];
 const ACTIVE = new Set(["pending", "running"]);
-
-/** A stable UUID (v5) for a job's thread: LangGraph thread ids must be UUIDs. */
-export async function threadIdFor(queueName: string, jobId: string): Promise<string> {
-  const namespace = "6f1c1b5e-2d3a-4c59-9e0b-7a6d8c4f2e10"; // queue-worker's own UUID namespace
-  const name = new TextEncoder().encode(`${queueName}\u0000${jobId}`);
-  const bytes = new Uint8Array(16 + name.length);
-  bytes.set(namespace.replaceAll("-", "").match(/../g)!.map((h) => parseInt(h, 16)));
-  bytes.set(name, 16);
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-1", bytes)).slice(0, 16);
-  hash[6] = (hash[6]! & 0x0f) | 0x50;
-  hash[8] = (hash[8]! & 0x3f) | 0x80;
-  const hex = [...hash].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-/** The SDK throws its HTTP errors with a numeric `status`; connection errors have none. */
-const httpStatus = (error: unknown): number | undefined =>
-  typeof (error as { status?: unknown })?.status === "number" ? (error as { status: number }).status : undefined;
+/** How many times a stream that breaks while its run goes on is rejoined in one attempt. */
+const MAX_REJOINS = 3;
 
 export class PlatformClient implements LangGraphClient {
   readonly flavor = "platform";
@@ -44,52 +28,63 @@ export class PlatformClient implements LangGraphClient {
   }
 
   async run(job: LangGraphJob, context: RunContext): Promise<RunOutcome> {
-    const threadId = await threadIdFor(job.queueName, job.jobId);
-    // One signal for "stop listening": the job was cancelled, or this invocation's time is up.
+    const { threadId } = job;
+    // One signal for "stop listening": the job was stopped, or this invocation's time is up.
     const stopListening = AbortSignal.any([context.signal, AbortSignal.timeout(Math.max(0, context.deadlineMs - Date.now()))]);
     let runId: string | undefined;
     let runError: string | undefined;
     try {
       await this.client.threads.create({ threadId, ifExists: "do_nothing", metadata: { queueName: job.queueName, jobId: job.jobId } });
-      context.onProgress({ threadId });
       const latest = await this.latestRun(threadId);
       if (latest?.status === "success") return this.finalState(threadId);
+      if (latest && ACTIVE.has(latest.status)) runId = latest.run_id;
+      // After a failed run, resume from its checkpoint; with none (it failed before its first
+      // step, or was cancelled while pending), `input: null` would fail: start from the payload.
+      const input = latest && (await this.hasCheckpoint(threadId)) ? null : job.payload;
+      if (runId) context.onProgress({ runId });
 
-      let stream: AsyncIterable<{ event: string; data: unknown }>;
-      if (latest && ACTIVE.has(latest.status)) {
-        runId = latest.run_id;
-        context.onProgress({ runId });
-        stream = this.client.runs.joinStream(threadId, runId, { signal: stopListening, streamMode: STREAM_MODES });
-      } else {
-        stream = this.client.runs.stream(threadId, job.type, {
-          // A thread that already ran resumes from its checkpoint; a fresh one starts from the payload.
-          input: latest ? null : job.payload,
-          streamMode: STREAM_MODES,
-          // The run goes on when we stop listening (deadline); cancel is explicit, below.
-          onDisconnect: "continue",
-          multitaskStrategy: "reject",
-          metadata: { queueName: job.queueName, jobId: job.jobId, attempt: job.attempt },
-          signal: stopListening,
-          onRunCreated: ({ run_id }) => {
-            runId = run_id;
-            context.onProgress({ runId });
-          },
-        });
-      }
-      for await (const part of stream) {
-        const event = interpret(part);
-        if (event.progress) context.onProgress(event.progress);
-        if (event.error) runError = event.error;
+      // Follow the run until it ends, the deadline passes or the job is stopped. A stream that
+      // breaks while its run goes on is rejoined.
+      for (let joins = 0; joins <= MAX_REJOINS && !stopListening.aborted; joins++) {
+        const stream = runId
+          ? this.client.runs.joinStream(threadId, runId, { signal: stopListening, streamMode: STREAM_MODES })
+          : this.client.runs.stream(threadId, job.type, {
+              input,
+              streamMode: STREAM_MODES,
+              // The run goes on when we stop listening (deadline); cancel is explicit, below.
+              onDisconnect: "continue",
+              multitaskStrategy: "reject",
+              metadata: { queueName: job.queueName, jobId: job.jobId, attempt: job.attempt },
+              signal: stopListening,
+              onRunCreated: ({ run_id }) => {
+                runId = run_id;
+                context.onProgress({ runId });
+              },
+            });
+        try {
+          for await (const part of stream) {
+            const event = interpret(part);
+            if (event.progress) context.onProgress(event.progress);
+            if (event.error) runError = event.error;
+          }
+        } catch (error) {
+          if (!runId && !stopListening.aborted) throw error; // no run was created
+        }
+        if (!runId || stopListening.aborted) break;
+        if (!ACTIVE.has((await this.client.runs.get(threadId, runId)).status)) break;
       }
     } catch (error) {
       if (!stopListening.aborted) return failure(error, job, this.settings.baseUrl);
     }
 
     if (context.signal.aborted) {
-      // Cancelled: the run must not go on, even if it was created before we learnt its id.
-      runId ??= await this.latestRun(threadId).then((run) => run?.run_id, () => undefined);
-      if (runId) await this.cancelRun(threadId, runId);
-      return { status: "failed", error: "cancelled", retryable: false };
+      const reason = context.signal.reason as StopReason | undefined;
+      if (reason?.jobOver) {
+        // The job is over: its run must not go on, even if we never learnt the run's id.
+        runId ??= await this.latestRun(threadId).then((run) => run?.run_id, () => undefined);
+        if (runId) await this.cancelRun(threadId, runId);
+      }
+      return { status: "failed", error: `stopped: ${reason?.code ?? "aborted"}`, retryable: false };
     }
     if (!runId) return { status: "failed", error: "LangGraph created no run", retryable: true };
     return this.settle(threadId, runId, runError, stopListening.aborted);
@@ -108,10 +103,10 @@ export class PlatformClient implements LangGraphClient {
         return this.finalState(threadId);
       case "pending":
       case "running":
-        // Still going: past the deadline we let go and rejoin later; otherwise the stream broke.
+        // Still going: past the deadline we let go and rejoin later; otherwise the stream kept breaking.
         return deadlinePassed
           ? { status: "detached" }
-          : { status: "failed", error: `stream of run ${runId} ended while the run was ${run.status}`, retryable: true };
+          : { status: "failed", error: `the stream of run ${runId} kept breaking while the run was ${run.status}`, retryable: true };
       case "error":
       case "timeout":
         return { status: "failed", error: `LangGraph run ${runId} ${run.status === "timeout" ? "timed out" : "failed"}: ${runError ?? "no error message"}`, retryable: true };
@@ -128,9 +123,14 @@ export class PlatformClient implements LangGraphClient {
     return { status: "completed", result: thread.values ?? null };
   }
 
+  /** The newest run of the thread. Servers differ in the order they list runs, so sort here. */
   private async latestRun(threadId: string) {
-    const runs = await this.client.runs.list(threadId, { limit: 10 });
+    const runs = await this.client.runs.list(threadId, { limit: 100 });
     return runs.sort((a, b) => b.created_at.localeCompare(a.created_at))[0];
+  }
+
+  private async hasCheckpoint(threadId: string): Promise<boolean> {
+    return Boolean((await this.client.threads.getState(threadId)).checkpoint?.checkpoint_id);
   }
 
   async checkRun(threadId: string, runId: string): Promise<RunCheck> {
@@ -147,7 +147,7 @@ export class PlatformClient implements LangGraphClient {
 
   async cancelRun(threadId: string, runId: string): Promise<void> {
     await this.client.runs.cancel(threadId, runId, false, "interrupt").catch(() => {
-      // Already finished, or LangGraph is down: the sweep checks cancelled jobs' runs again.
+      // Already finished, or LangGraph is down: the sweep checks stopped jobs' runs again.
     });
   }
 
@@ -156,13 +156,24 @@ export class PlatformClient implements LangGraphClient {
   }
 }
 
+/** The SDK throws its HTTP errors with a numeric `status`; connection errors have none. */
+const httpStatus = (error: unknown): number | undefined =>
+  typeof (error as { status?: unknown })?.status === "number" ? (error as { status: number }).status : undefined;
+
 function failure(error: unknown, job: LangGraphJob, baseUrl: string): RunOutcome {
   const status = httpStatus(error);
+  const message = errorMessage(error).slice(0, 500);
   if (status === undefined) {
-    return { status: "failed", error: `LangGraph unreachable at ${baseUrl}: ${errorMessage(error)}`, retryable: true };
+    return { status: "failed", error: `LangGraph unreachable at ${baseUrl}: ${message}`, retryable: true };
   }
-  const hint = status === 404 ? ` (is there a graph or assistant named "${job.type}"?)` : "";
-  return { status: "failed", error: `LangGraph answered ${status}${hint}: ${errorMessage(error).slice(0, 500)}`, retryable: isRetryableStatus(status) };
+  const hint =
+    status === 404 ? ` (is there a graph or assistant named "${job.type}"?)`
+    : status === 401 || status === 403 ? " (check LANGGRAPH_API_KEY)"
+    : "";
+  // Not the job's fault, so worth retrying: LangGraph refusing our key, or the thread still
+  // busy with a run we could not see (a 422 that says so).
+  const notTheJobsFault = status === 401 || status === 403 || (status === 422 && /already running/i.test(message));
+  return { status: "failed", error: `LangGraph answered ${status}${hint}: ${message}`, retryable: notTheJobsFault || isRetryableStatus(status) };
 }
 
 /** What one stream part means for the job: progress and step, or the run's error. */

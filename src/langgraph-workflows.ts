@@ -9,10 +9,12 @@ export class WorkflowsClient implements LangGraphClient {
 
   constructor(private readonly settings: ClientSettings) {}
 
-  async run(job: LangGraphJob, { signal }: RunContext): Promise<RunOutcome> {
+  async run(job: LangGraphJob, { signal, deadlineMs }: RunContext): Promise<RunOutcome> {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (this.settings.apiKey) headers["x-api-key"] = this.settings.apiKey;
+    const deadline = AbortSignal.timeout(Math.max(0, deadlineMs - Date.now()));
     let response: Response;
+    let text: string;
     try {
       response = await fetch(`${this.settings.baseUrl}/workflows/execute`, {
         method: "POST",
@@ -23,12 +25,16 @@ export class WorkflowsClient implements LangGraphClient {
           // thread_id lets a checkpointing wrapper resume a retried job where it stopped.
           config: { checkpoint: true, max_iterations: 10, thread_id: job.jobId },
         }),
-        signal,
+        signal: AbortSignal.any([signal, deadline]),
       });
+      text = await response.text();
     } catch (error) {
+      if (deadline.aborted && !signal.aborted) {
+        // This contract has no run to rejoin later, and the next attempt would run as long.
+        return { status: "failed", error: "the workflow ran longer than RUN_BUDGET_SECONDS, and /workflows/execute cannot be rejoined", retryable: false };
+      }
       return { status: "failed", error: `LangGraph unreachable at ${this.settings.baseUrl}: ${errorMessage(error)}`, retryable: true };
     }
-    const text = await response.text().catch(() => "");
     if (!response.ok) {
       return {
         status: "failed",

@@ -17,10 +17,19 @@ export interface LangGraphJob {
   type: JobType;
   payload: JsonObject;
   attempt: number;
+  /** The job's LangGraph thread (platform flavour), the same for every attempt. */
+  threadId: string;
+}
+
+/** Why the consumer stopped an attempt: the coordinator's refusal, and whether the job is over. */
+export interface StopReason {
+  code: string;
+  /** Cancelled or ended: its run must stop too. Otherwise a newer attempt may be following it. */
+  jobOver: boolean;
 }
 
 export interface RunContext {
-  /** Aborted when the job is cancelled or this attempt lost its lease: stop, record nothing. */
+  /** Aborted, with a StopReason, when the coordinator refuses this attempt's reports: stop, record nothing. */
   signal: AbortSignal;
   /** When this consumer invocation must let go of a run that is still going (epoch ms). */
   deadlineMs: number;

@@ -12,7 +12,7 @@ import { queueConfig, type AppEnv, type QueueConfig } from "./config";
 import { JobStore, type JobRow, type JobUpdate } from "./job-store";
 import {
   backoffDelayMs, canonicalJson, DEFAULT_PROCESS_SECONDS, estimateCompletionMs, estimateWaitSeconds,
-  isTerminal, PRIORITY_SCORES, publicStatus, toIso, type JobState, type JobStatus, type JobType, type JsonValue,
+  isTerminal, PRIORITY_SCORES, publicStatus, threadIdFor, toIso, type JobState, type JobStatus, type JobType, type JsonValue,
 } from "./jobs";
 import { log } from "./log";
 
@@ -23,8 +23,8 @@ export const LEASE_MS = 30_000;
 export const HEARTBEAT_MS = 10_000;
 /** Results larger than this are refused: a DO SQLite row holds at most 2 MB. */
 export const MAX_RESULT_BYTES = 1024 * 1024;
-/** Cancelled jobs whose LangGraph run the sweep makes sure is stopped (it runs every minute). */
-export const RECENTLY_CANCELLED_MS = 3 * 60_000;
+/** Cancelled or failed jobs whose LangGraph run the sweep makes sure is stopped (it runs every minute). */
+export const RECENTLY_STOPPED_MS = 3 * 60_000;
 
 export interface JobMessage {
   queueName: string;
@@ -41,6 +41,8 @@ export interface ClaimedJob {
   payloadJson: string;
   attempt: number;
   retryCount: number;
+  /** The job's LangGraph thread, the same for every attempt. */
+  threadId: string;
 }
 
 /** A job whose LangGraph run the sweep should look at. */
@@ -54,15 +56,17 @@ export interface RunToCheck {
 export interface ProgressReport {
   progress?: number;
   currentStep?: string;
-  threadId?: string;
   runId?: string;
 }
 
 export type Failure<Code extends string> = { ok: false; code: Code; message: string };
 export type Result<T, Code extends string> = { ok: true; data: T } | Failure<Code>;
 
-/** Why a consumer's report was refused; in each case it must stop working on the attempt. */
-export type ReportRefusal = "JOB_NOT_FOUND" | "JOB_CANCELLED" | "STALE_ATTEMPT" | "DUPLICATE_DELIVERY";
+/**
+ * Why a consumer's report was refused; in each case it must stop working on the attempt. The
+ * job is over (its LangGraph run should stop too) unless another attempt has taken it on.
+ */
+export type ReportRefusal = "JOB_NOT_FOUND" | "JOB_CANCELLED" | "JOB_ENDED" | "STALE_ATTEMPT" | "DUPLICATE_DELIVERY";
 
 export interface EnqueueData {
   jobId: string;
@@ -99,6 +103,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     now = Date.now(),
   ): Promise<EnqueueResult> {
     const bodyHash = await sha256(canonicalJson({ type: job.type, payload: job.payload }));
+    const threadId = await threadIdFor(this.queueName, job.id, now);
     const outcome = this.ctx.storage.transactionSync((): EnqueueResult => {
       const existing = this.store.get(job.id);
       if (existing) {
@@ -122,7 +127,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
         id: job.id, type: job.type, payload: JSON.stringify(job.payload), body_hash: bodyHash,
         priority: job.priority, score: PRIORITY_SCORES[job.priority], state: "queued", attempt: 0,
         claimed: 0, retry_count: 0, max_retries: job.maxRetries, progress: 0, current_step: null,
-        thread_id: null, run_id: null, result: null, error: null, enqueued_at_ms: now, started_at_ms: null,
+        thread_id: threadId, run_id: null, result: null, error: null, enqueued_at_ms: now, started_at_ms: null,
         attempt_started_at_ms: null, ended_at_ms: null, next_retry_at_ms: null, lease_until_ms: null,
         expires_at_ms: null,
       });
@@ -228,7 +233,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
         ok: true,
         data: {
           jobId, queueName: this.queueName, type: claimed.type, payloadJson: claimed.payload,
-          attempt, retryCount: claimed.retry_count,
+          attempt, retryCount: claimed.retry_count, threadId: claimed.thread_id!,
         },
       };
     });
@@ -243,7 +248,6 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       const change: JobUpdate = { lease_until_ms: now + LEASE_MS };
       if (update.progress !== undefined) change.progress = Math.max(0, Math.min(100, Math.round(update.progress)));
       if (update.currentStep !== undefined) change.current_step = update.currentStep;
-      if (update.threadId !== undefined) change.thread_id = update.threadId;
       if (update.runId !== undefined) change.run_id = update.runId;
       const updated = this.store.update(job!, change);
       if (update.currentStep !== undefined && update.currentStep !== job!.current_step) {
@@ -259,9 +263,8 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
 
   async complete(jobId: string, attempt: number, result: unknown, now = Date.now()): Promise<Result<{ state: JobState }, ReportRefusal>> {
     const resultJson = JSON.stringify(result ?? null);
-    if (resultJson.length > MAX_RESULT_BYTES) {
-      return this.fail(jobId, attempt, { error: `result is ${resultJson.length} bytes, over the ${MAX_RESULT_BYTES} byte limit`, retryable: false }, now);
-    }
+    const tooLarge = resultTooLarge(resultJson);
+    if (tooLarge) return this.fail(jobId, attempt, { error: tooLarge, retryable: false }, now);
     const outcome = this.ctx.storage.transactionSync(() => {
       const job = this.store.get(jobId);
       const refusal = this.refuseReport(job, jobId, attempt, { claimed: true });
@@ -325,23 +328,26 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
 
   /**
    * Runs the cron sweep should ask LangGraph about: those of running or retrying jobs (a run
-   * may have finished while nobody listened), and of jobs cancelled in the last few minutes
-   * (their run must not go on).
+   * may have finished while nobody listened), and of jobs cancelled or failed in the last few
+   * minutes (their run must not go on: a consumer may not have been there to stop it).
    */
-  runsToCheck(now = Date.now()): { unfinished: RunToCheck[]; cancelled: RunToCheck[] } {
+  runsToCheck(now = Date.now()): { unfinished: RunToCheck[]; stopped: RunToCheck[] } {
     const toCheck = (job: JobRow): RunToCheck => ({ jobId: job.id, attempt: job.attempt, threadId: job.thread_id!, runId: job.run_id! });
     return {
       unfinished: this.store.withRuns(["running", "delayed"], 0).map(toCheck),
-      cancelled: this.store.withRuns(["cancelled"], now - RECENTLY_CANCELLED_MS).map(toCheck),
+      stopped: this.store.withRuns(["cancelled", "failed"], now - RECENTLY_STOPPED_MS).map(toCheck),
     };
   }
 
   /** The sweep found that a job's run succeeded while nobody listened: record its result. */
   async recordFinishedRun(jobId: string, attempt: number, result: unknown, now = Date.now()): Promise<boolean> {
+    const resultJson = JSON.stringify(result ?? null);
+    const tooLarge = resultTooLarge(resultJson);
     const recorded = this.ctx.storage.transactionSync(() => {
       const job = this.store.get(jobId);
       if (!job || job.attempt !== attempt || (job.state !== "running" && job.state !== "delayed")) return false;
-      this.finish(job, JSON.stringify(result ?? null), now, { reconciled: true });
+      if (tooLarge) this.failAttempt(job, { error: tooLarge, retryable: false }, now);
+      else this.finish(job, resultJson, now, { reconciled: true });
       return true;
     });
     if (recorded) await this.dispatchReadyJobs(now);
@@ -420,13 +426,16 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     await this.send(messages);
   }
 
+  /** Sends in batches of at most 100 messages, the Queues limit for one sendBatch. */
   private async send(messages: JobMessage[]): Promise<void> {
-    if (messages.length === 0) return;
-    try {
-      await this.env.JOB_QUEUE.sendBatch(messages.map((body) => ({ body })));
-    } catch (error) {
-      // The dispatch leases expire and the alarm puts these jobs back in the queue.
-      log({ event: "dispatch_send_failed", queue: this.queueName, jobs: messages.length, error: String(error) }, "error");
+    for (let start = 0; start < messages.length; start += 100) {
+      const batch = messages.slice(start, start + 100);
+      try {
+        await this.env.JOB_QUEUE.sendBatch(batch.map((body) => ({ body })));
+      } catch (error) {
+        // The dispatch leases expire and the alarm puts these jobs back in the queue.
+        log({ event: "dispatch_send_failed", queue: this.queueName, jobs: batch.length, error: String(error) }, "error");
+      }
     }
   }
 
@@ -469,6 +478,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   private refuseReport(job: JobRow | null, jobId: string, attempt: number, expect: { claimed: boolean }): Failure<ReportRefusal> | null {
     if (!job) return notFound(jobId);
     if (job.state === "cancelled") return { ok: false, code: "JOB_CANCELLED", message: `job ${jobId} was cancelled` };
+    if (isTerminal(job.state)) return { ok: false, code: "JOB_ENDED", message: `job ${jobId} has already ${job.state}` };
     if (job.state !== "running" || job.attempt !== attempt) {
       return { ok: false, code: "STALE_ATTEMPT", message: `attempt ${attempt} of job ${jobId} is not current (current: ${job.attempt}, ${job.state})` };
     }
@@ -562,6 +572,11 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       error: job.error,
     };
   }
+}
+
+function resultTooLarge(resultJson: string): string | null {
+  const bytes = new TextEncoder().encode(resultJson).byteLength;
+  return bytes > MAX_RESULT_BYTES ? `the result is ${bytes} bytes, over the ${MAX_RESULT_BYTES}-byte limit` : null;
 }
 
 const notFound = (jobId: string): Failure<"JOB_NOT_FOUND"> => ({

@@ -1,7 +1,7 @@
 /**
  * The cron trigger's sweep of one queue: the coordinator's own timers and timeouts, then a
  * look at LangGraph for runs nobody may be listening to. A run that succeeded while its
- * consumer was gone is recorded; a cancelled job's run that is still going is stopped.
+ * consumer was gone is recorded; a cancelled or failed job's run that is still going is stopped.
  */
 import type { AppEnv } from "./config";
 import { langGraphClient } from "./langgraph";
@@ -12,14 +12,14 @@ export async function sweepQueue(env: AppEnv, queueName: string): Promise<void> 
   const coordinator = env.QUEUE_COORDINATOR.getByName(queueName) as DurableObjectStub<QueueCoordinator>;
   const { timedOut } = await coordinator.sweep();
   const langgraph = langGraphClient(env);
-  const { unfinished, cancelled } = await coordinator.runsToCheck();
+  const { unfinished, stopped } = await coordinator.runsToCheck();
   let recovered = 0;
   for (const job of unfinished) {
     const check = await langgraph.checkRun(job.threadId, job.runId);
     if (check.status === "completed" && (await coordinator.recordFinishedRun(job.jobId, job.attempt, check.result))) recovered++;
   }
-  for (const job of cancelled) {
+  for (const job of stopped) {
     if ((await langgraph.checkRun(job.threadId, job.runId)).status === "active") await langgraph.cancelRun(job.threadId, job.runId);
   }
-  log({ event: "sweep", queue: queueName, timedOut, recovered, runsChecked: unfinished.length + cancelled.length });
+  log({ event: "sweep", queue: queueName, timedOut, recovered, runsChecked: unfinished.length + stopped.length });
 }

@@ -4,7 +4,6 @@
  */
 import { Client } from "@langchain/langgraph-sdk";
 import { expect, inject, it } from "vitest";
-import { threadIdFor } from "../../src/langgraph-platform";
 import { QueueClient, uniqueJobId, waitFor } from "./api";
 
 it("cancels a running job and interrupts its LangGraph run", async () => {
@@ -16,9 +15,9 @@ it("cancels a running job and interrupts its LangGraph run", async () => {
 
   // Running, and the run has reported from inside the graph: it exists on the LangGraph server.
   await queue.waitForJob(jobId, (j) => j.status === "running" && j.currentStep !== null);
-  const threadId = await threadIdFor("e2e-e", jobId);
   const runCreated = (await queue.history(jobId)).find((e) => e.event === "run_created");
-  expect(runCreated?.detail?.threadId).toBe(threadId);
+  const threadId = String(runCreated?.detail?.threadId);
+  expect(threadId).toMatch(/^[0-9a-f-]{36}$/);
 
   const cancelled = await queue.cancel(jobId);
   expect(cancelled).toEqual({ jobId, status: "cancelled", previousStatus: "running" });

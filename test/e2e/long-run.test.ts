@@ -9,7 +9,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
-import { threadIdFor } from "../../src/langgraph-platform";
 import { QueueClient, uniqueJobId } from "./api";
 import { startQueueWorker, type QueueWorker } from "./servers";
 
@@ -38,11 +37,13 @@ it("hands a run that outlives the consumer's budget to a fresh delivery, which r
   expect(job.retryCount).toBe(0);
   expect(job.result).toMatchObject({ nodeRuns: { research: 1, draft: 1 } });
 
-  const events = (await queue.history(jobId)).map((e) => e.event);
+  const history = await queue.history(jobId);
+  const events = history.map((e) => e.event);
   expect(events).toContain("handed_off");
   expect(events).toContain("rejoined");
   expect(events.filter((e) => e === "run_created")).toHaveLength(1);
 
-  const runs = await new Client({ apiUrl: inject("langgraphUrl") }).runs.list(await threadIdFor("e2e-h", jobId));
+  const threadId = String(history.find((e) => e.event === "run_created")?.detail?.threadId);
+  const runs = await new Client({ apiUrl: inject("langgraphUrl") }).runs.list(threadId);
   expect(runs.map((run) => run.status)).toEqual(["success"]);
 });

@@ -62,6 +62,8 @@ describe("auth", () => {
   it("accepts either configured key, as a bearer token or as Supabase's apikey header", async () => {
     expect((await call({ action: "stats" }, { authorization: "Bearer test-key-2" })).status).toBe(200);
     expect((await call({ action: "stats" }, { apikey: "test-key-1" })).status).toBe(200);
+    // supabase-js with a signed-in user: the bearer is the user's JWT, the key is in apikey.
+    expect((await call({ action: "stats" }, { authorization: "Bearer eyJ.user.jwt", apikey: "test-key-1" })).status).toBe(200);
   });
 
   it("fails closed in production when no keys are configured, and is open in development", async () => {
@@ -161,6 +163,8 @@ describe("errors", () => {
     ["too many retries", { action: "enqueue", job: { type: "data_sync", payload: {}, maxRetries: 11 } }, 400, "INVALID_REQUEST", "job.maxRetries"],
     ["a bad job id", { action: "enqueue", job: { id: "a b/c", type: "data_sync", payload: {} } }, 400, "INVALID_REQUEST", "job.id"],
     ["a payload that is not an object", { action: "enqueue", job: { type: "data_sync", payload: "x" } }, 400, "INVALID_REQUEST", "job.payload"],
+    ["a payload nested too deep", { action: "enqueue", job: { type: "data_sync", payload: { a: JSON.parse("[".repeat(80) + "]".repeat(80)) } } }, 400, "INVALID_REQUEST", "job.payload"],
+    ["a cursor list never gave", { action: "list", cursor: "abc" }, 400, "INVALID_REQUEST", "cursor"],
     ["status without jobId", { action: "status" }, 400, "INVALID_REQUEST", "jobId"],
     ["an unknown queue", { action: "stats", queueName: "nope" }, 400, "UNKNOWN_QUEUE"],
     ["an unknown job", { action: "status", jobId: "never-enqueued" }, 404, "JOB_NOT_FOUND"],
@@ -205,7 +209,10 @@ describe("errors", () => {
   it("never answers 500 to odd input", async () => {
     const bodies = ["", "null", "0", '"text"', "[]", "{}", '{"action":null}', '{"action":"enqueue","job":null}',
       '{"action":"enqueue","job":{"type":"data_sync","payload":{"a":' + "[".repeat(500) + "]".repeat(500) + "}}}",
-      '{"action":"list","limit":-1}', '{"action":"list","cursor":"x:y"}', '{"action":"status","jobId":"' + "a".repeat(200) + '"}'];
+      '{"action":"list","limit":-1}', '{"action":"list","cursor":"x:y"}', '{"action":"list","cursor":""}',
+      '{"action":"status","jobId":"' + "a".repeat(200) + '"}',
+      // Nesting deep enough to overflow a recursive serialiser, well inside the size limit.
+      '{"action":"enqueue","job":{"type":"data_sync","payload":{"a":' + "[".repeat(10_000) + "]".repeat(10_000) + "}}}"];
     for (const body of bodies) {
       const { status, body: envelope } = await call(body);
       expect(status, body.slice(0, 40)).toBeLessThan(500);

@@ -122,6 +122,16 @@ describe("job consumer", () => {
   });
 });
 
+describe("run budget", () => {
+  it("fails a workflows-flavour job that outlives RUN_BUDGET_SECONDS, as it cannot be rejoined", async () => {
+    const { queue, message } = await dispatched(`slow-${crypto.randomUUID()}`, { delayMs: 2500 });
+    await runJobMessage(message, { ...env, RUN_BUDGET_SECONDS: "1" });
+    const status = await statusOf(queue, message.jobId);
+    expect(status).toMatchObject({ status: "failed", retryCount: 0 });
+    expect(status.error).toMatch(/longer than RUN_BUDGET_SECONDS/);
+  });
+});
+
 describe("LANGGRAPH_API_KEY", () => {
   async function apiKeyUses(key: string): Promise<number> {
     return ((await (await fetch(`${workflowsUrl}/api-key-uses/${key}`)).json()) as { uses: number }).uses;

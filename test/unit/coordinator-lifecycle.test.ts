@@ -15,8 +15,9 @@ async function running(id: string, overrides: Parameters<typeof job>[1] = {}) {
   const queue = freshCoordinator();
   const now = Date.now();
   await queue.enqueue(job(id, overrides), now);
-  expect(await queue.claim(id, 1, now)).toMatchObject({ ok: true, data: { jobId: id, attempt: 1, retryCount: 0 } });
-  return { queue, now };
+  const claim = await queue.claim(id, 1, now);
+  expect(claim).toMatchObject({ ok: true, data: { jobId: id, attempt: 1, retryCount: 0, threadId: expect.any(String) } });
+  return { queue, now, threadId: claim.ok ? claim.data.threadId : "" };
 }
 
 
@@ -35,7 +36,7 @@ describe("claims", () => {
 
   it("records progress, step and LangGraph ids, each in the history once", async () => {
     const { queue } = await running("progress");
-    await queue.report("progress", 1, { threadId: "t-1", runId: "r-1" });
+    await queue.report("progress", 1, { runId: "r-1" });
     await queue.report("progress", 1, { progress: 30, currentStep: "research" });
     await queue.report("progress", 1, { progress: 45, currentStep: "research" });
     await queue.report("progress", 1, { progress: 140, currentStep: "draft" });
@@ -44,6 +45,24 @@ describe("claims", () => {
     expect(history.ok && history.data.events.map((e) => e.event)).toEqual([
       "queued", "dispatched", "started", "run_created", "progress", "progress",
     ]);
+  });
+});
+
+describe("ended jobs", () => {
+  it("refuses reports for a job that ended, so its consumer stops its run", async () => {
+    const { queue, now } = await running("timed-out");
+    await queue.sweep(now + 2 * HOUR_MS);
+    expect(await queue.report("timed-out", 1, { progress: 90 })).toMatchObject({ ok: false, code: "JOB_ENDED" });
+  });
+
+  it("gives a job enqueued again after its record expired a new LangGraph thread", async () => {
+    const { queue, now, threadId } = await running("reused");
+    await queue.complete("reused", 1, {}, now);
+    await queue.runTimers(now + 25 * HOUR_MS);
+    expect((await queue.status("reused")).ok).toBe(false);
+    await queue.enqueue(job("reused"), now + 25 * HOUR_MS);
+    const claim = await queue.claim("reused", 1, now + 25 * HOUR_MS);
+    expect(claim.ok && claim.data.threadId).not.toBe(threadId);
   });
 });
 
@@ -56,7 +75,16 @@ describe("completion", () => {
     });
     expect(await queue.stats()).toMatchObject({ completedJobs: 1, runningJobs: 0, averageProcessTime: 4, successRate: 1 });
     // A late duplicate of the same report changes nothing.
-    expect(await queue.complete("done", 1, { other: true })).toMatchObject({ ok: false, code: "STALE_ATTEMPT" });
+    expect(await queue.complete("done", 1, { other: true })).toMatchObject({ ok: false, code: "JOB_ENDED" });
+  });
+
+  it("fails a job whose result is over 1 MiB, counting bytes, not characters", async () => {
+    const { queue } = await running("huge");
+    // 600,000 two-byte characters: 1.2 MB of UTF-8, though only 600,000 UTF-16 units.
+    expect(await queue.complete("huge", 1, { text: "é".repeat(600_000) })).toMatchObject({ ok: true, data: { state: "failed" } });
+    const status = await statusOf(queue, "huge");
+    expect(status).toMatchObject({ status: "failed", result: null });
+    expect(status.error).toMatch(/1200\d{3} bytes, over the 1048576-byte limit/);
   });
 });
 
@@ -242,7 +270,7 @@ describe("list and history", () => {
 describe("long runs", () => {
   it("hands a run that outlives its consumer to a fresh delivery of the same attempt", async () => {
     const { queue, now } = await running("marathon");
-    await queue.report("marathon", 1, { threadId: "t-1", runId: "r-1", progress: 40 }, now + 1000);
+    await queue.report("marathon", 1, { runId: "r-1", progress: 40 }, now + 1000);
     expect(await queue.handOff("marathon", 1, now + 2000)).toMatchObject({ ok: true });
     // Still running, same attempt, waiting for the next delivery to claim it.
     expect(await statusOf(queue, "marathon")).toMatchObject({ status: "running", progress: 40, retryCount: 0 });
@@ -260,11 +288,11 @@ describe("long runs", () => {
 
 describe("reconciliation", () => {
   it("lists the runs to check, and records a run that finished while nobody listened", async () => {
-    const { queue, now } = await running("orphan");
-    await queue.report("orphan", 1, { threadId: "t-9", runId: "r-9" }, now);
+    const { queue, now, threadId } = await running("orphan");
+    await queue.report("orphan", 1, { runId: "r-9" }, now);
     await queue.enqueue(job("no-run-yet"), now);
     const { unfinished } = await queue.runsToCheck(now);
-    expect(unfinished).toEqual([{ jobId: "orphan", attempt: 1, threadId: "t-9", runId: "r-9" }]);
+    expect(unfinished).toEqual([{ jobId: "orphan", attempt: 1, threadId, runId: "r-9" }]);
     // The consumer died; its lease expired and a retry is waiting. The run had succeeded.
     await queue.runTimers(now + LEASE_MS);
     expect((await statusOf(queue, "orphan")).status).toBe("queued");
@@ -273,12 +301,12 @@ describe("reconciliation", () => {
     expect(await queue.recordFinishedRun("orphan", 1, {}, now + LEASE_MS + 2)).toBe(false);
   });
 
-  it("lists recently cancelled jobs' runs, so the sweep can stop them", async () => {
-    const { queue, now } = await running("cancelled-run");
-    await queue.report("cancelled-run", 1, { threadId: "t-5", runId: "r-5" }, now);
+  it("lists recently cancelled or failed jobs' runs, so the sweep can stop them", async () => {
+    const { queue, now, threadId } = await running("cancelled-run");
+    await queue.report("cancelled-run", 1, { runId: "r-5" }, now);
     await queue.cancel("cancelled-run", now);
-    expect((await queue.runsToCheck(now + 60_000)).cancelled).toEqual([{ jobId: "cancelled-run", attempt: 1, threadId: "t-5", runId: "r-5" }]);
-    expect((await queue.runsToCheck(now + 10 * 60_000)).cancelled).toEqual([]);
+    expect((await queue.runsToCheck(now + 60_000)).stopped).toEqual([{ jobId: "cancelled-run", attempt: 1, threadId, runId: "r-5" }]);
+    expect((await queue.runsToCheck(now + 10 * 60_000)).stopped).toEqual([]);
   });
 });
 
