@@ -43,7 +43,7 @@ export function queueNames(env: AppEnv): string[] {
   return names.length > 0 ? names : ["langgraph-queue"];
 }
 
-export const DEFAULT_QUEUE = "langgraph-queue";
+const DEFAULT_QUEUE = "langgraph-queue";
 
 export function apiKeys(env: AppEnv): string[] {
   return (env.API_KEYS ?? "").split(",").map((key) => key.trim()).filter(Boolean);

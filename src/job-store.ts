@@ -119,7 +119,6 @@ export interface Counters {
   completedTotal: number;
   failedTotal: number;
   processMsTotal: number;
-  seq: number;
 }
 
 const STATE_COUNTER = (state: JobState) => `state:${state}`;
@@ -296,7 +295,6 @@ export class JobStore {
       completedTotal: get("completed_total"),
       failedTotal: get("failed_total"),
       processMsTotal: get("process_ms_total"),
-      seq: get("seq"),
     };
   }
 

@@ -505,9 +505,9 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
 
   /** The average run time of a job of `type` (or of any job), once there is one to go by. */
   private avgProcessSeconds(type?: JobType): number {
-    const c = this.store.counters();
     const ofType = type ? this.store.typeAverageMs(type) : null;
     if (ofType !== null) return ofType / 1000;
+    const c = this.store.counters();
     return c.completedTotal > 0 ? c.processMsTotal / c.completedTotal / 1000 : DEFAULT_PROCESS_SECONDS;
   }
 
