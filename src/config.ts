@@ -33,8 +33,8 @@ export function queueConfig(env: AppEnv): QueueConfig {
 }
 
 /**
- * How long one consumer invocation follows a LangGraph run before handing it to a fresh
- * delivery. Cloudflare allows a Queue consumer 15 minutes of wall time.
+ * How long one alarm invocation of a RunFollower follows a LangGraph run before the next one
+ * rejoins it. Cloudflare allows an alarm handler 15 minutes of wall time.
  */
 export const runBudgetMs = (env: AppEnv): number => positiveInt(env.RUN_BUDGET_SECONDS, 720) * 1000;
 

@@ -6,17 +6,18 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import type { z } from "zod";
-import { actionRequest, MAX_BODY_BYTES, type ActionRequest } from "./api-schema";
-import { authenticate } from "./auth";
+import { actionRequest, MAX_BODY_BYTES, type ActionRequest } from "./http/api-schema";
+import { authenticate } from "./http/auth";
 import { queueNames, type AppEnv } from "./config";
 import { consumeDeadLetters, consumeJobs, isDeadLetterQueue } from "./consumer";
-import { ApiError, ERROR_STATUS } from "./errors";
+import { ApiError, ERROR_STATUS } from "./http/errors";
 import { langGraphClient } from "./langgraph";
 import { log } from "./log";
-import type { Failure, JobMessage, QueueCoordinator } from "./queue-do";
+import { coordinatorFor, type Failure, type JobMessage, type QueueCoordinator } from "./queue-do";
 import { sweepQueue } from "./sweep";
 
 export { QueueCoordinator } from "./queue-do";
+export { RunFollower } from "./run-follower";
 
 // Not exported: workerd treats every export of the main module as a handler and refuses others.
 const ENDPOINT = "/functions/v1/queue-worker";
@@ -47,7 +48,7 @@ app.post(
     if (!queueNames(c.env).includes(queueName)) {
       throw new ApiError("UNKNOWN_QUEUE", `queue ${queueName} is not configured`, { queueNames: queueNames(c.env) });
     }
-    return handle(c, request, c.env.QUEUE_COORDINATOR.getByName(queueName) as DurableObjectStub<QueueCoordinator>);
+    return handle(c, request, coordinatorFor(c.env, queueName));
   },
 );
 

@@ -17,12 +17,16 @@ export type Priority = keyof typeof PRIORITY_SCORES;
 
 /** What clients see. A job waiting out its backoff is "queued", never "failed". */
 export type JobStatus = "queued" | "running" | "completed" | "failed" | "cancelled";
-/** What the coordinator stores: "delayed" is a queued job whose retry is not due yet. */
-export type JobState = JobStatus | "delayed";
+/**
+ * What the coordinator stores: "delayed" is a queued job whose retry is not due yet;
+ * "dispatched" holds a slot and was sent to the Queue, but no consumer has taken it on yet.
+ * Clients see both as "queued": a job is "running" once its run is being taken on.
+ */
+export type JobState = JobStatus | "delayed" | "dispatched";
 
 export const TERMINAL_STATES: readonly JobState[] = ["completed", "failed", "cancelled"];
 export const isTerminal = (state: JobState): boolean => TERMINAL_STATES.includes(state);
-export const publicStatus = (state: JobState): JobStatus => (state === "delayed" ? "queued" : state);
+export const publicStatus = (state: JobState): JobStatus => (state === "delayed" || state === "dispatched" ? "queued" : state);
 
 export interface RetryPolicy {
   baseMs: number;

@@ -2,23 +2,27 @@
  * QueueCoordinator: one Durable Object per queue name, the only writer of job state.
  *
  * Every change runs inside one `transactionSync`, so concurrent requests can never over-admit
- * past capacity or over-dispatch past concurrency. Consumers call back with the attempt number
- * they were given; a report for any other attempt is refused, so a duplicate or late Queue
- * delivery never runs a job twice or overwrites a newer attempt. One alarm serves every timer.
+ * past capacity or over-dispatch past concurrency. A dispatched job is `dispatched` until a
+ * consumer claims it, then `running`; both hold a slot. Consumers and run followers call back
+ * with the attempt number they were given; a report for any other attempt is refused, so a
+ * duplicate or late Queue delivery never runs a job twice or overwrites a newer attempt. One
+ * alarm serves every timer.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { JobInput, ListRequest } from "./api-schema";
 import { queueConfig, type AppEnv, type QueueConfig } from "./config";
-import { JobStore, type JobRow, type JobUpdate } from "./job-store";
+import { dispatchRank, JobStore, type JobRow, type JobUpdate } from "./coordinator/job-store";
+import type { JobInput, ListRequest } from "./http/api-schema";
 import {
   backoffDelayMs, canonicalJson, DEFAULT_PROCESS_SECONDS, estimateCompletionMs, estimateWaitSeconds,
   isTerminal, PRIORITY_SCORES, publicStatus, threadIdFor, toIso, type JobState, type JobStatus, type JobType, type JsonValue,
 } from "./jobs";
+import type { StopReason } from "./langgraph";
 import { log } from "./log";
+import type { FollowTask } from "./run-follower";
 
 /** Time a dispatched job has to be claimed by a consumer before it goes back to the queue. */
 export const DISPATCH_LEASE_MS = 60_000;
-/** A claimed job's lease; the consumer renews it every HEARTBEAT_MS. */
+/** A claimed job's lease; its run follower renews it every HEARTBEAT_MS. */
 export const LEASE_MS = 30_000;
 export const HEARTBEAT_MS = 10_000;
 /** Results larger than this are refused: a DO SQLite row holds at most 2 MB. */
@@ -32,18 +36,13 @@ export interface JobMessage {
   attempt: number;
 }
 
-/** What a consumer needs to run an attempt it has claimed. */
-export interface ClaimedJob {
-  jobId: string;
-  queueName: string;
-  type: JobType;
-  /** The job payload as JSON text: RPC types cannot carry an arbitrary JSON object type. */
-  payloadJson: string;
-  attempt: number;
-  retryCount: number;
-  /** The job's LangGraph thread, the same for every attempt. */
-  threadId: string;
-}
+/**
+ * What a consumer needs to start an attempt it has claimed, and its follower to follow it. The
+ * payload travels as JSON text (`payloadJson`): RPC types cannot carry an arbitrary JSON object
+ * type. `threadId` is the job's LangGraph thread, the same for every attempt; `firstRun` says no
+ * earlier attempt was ever claimed, so the thread has no run yet.
+ */
+export type ClaimedJob = Omit<FollowTask, "runId"> & { retryCount: number };
 
 /** A job whose LangGraph run the sweep should look at. */
 export interface RunToCheck {
@@ -57,6 +56,8 @@ export interface ProgressReport {
   progress?: number;
   currentStep?: string;
   runId?: string;
+  /** A follower took up this attempt's run again (its budget ran out, or it died). */
+  rejoined?: boolean;
 }
 
 export type Failure<Code extends string> = { ok: false; code: Code; message: string };
@@ -113,7 +114,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
         return { ok: true, created: false, data: this.enqueueView(existing) };
       }
       const counters = this.store.counters();
-      const active = counters.queued + counters.delayed + counters.running;
+      const active = counters.queued + counters.delayed + counters.dispatched + counters.running;
       if (active >= this.config.capacity) {
         const retryAfterSeconds = Math.max(1, Math.ceil(this.avgProcessSeconds() / this.config.concurrency));
         return {
@@ -126,7 +127,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       const row = this.store.insert({
         id: job.id, type: job.type, payload: JSON.stringify(job.payload), body_hash: bodyHash,
         priority: job.priority, score: PRIORITY_SCORES[job.priority], state: "queued", attempt: 0,
-        claimed: 0, retry_count: 0, max_retries: job.maxRetries, progress: 0, current_step: null,
+        retry_count: 0, max_retries: job.maxRetries, progress: 0, current_step: null,
         thread_id: threadId, run_id: null, result: null, error: null, enqueued_at_ms: now, started_at_ms: null,
         attempt_started_at_ms: null, ended_at_ms: null, next_retry_at_ms: null, lease_until_ms: null,
         expires_at_ms: null,
@@ -149,8 +150,8 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     const ended = c.completedTotal + c.failedTotal;
     return {
       queueName: this.queueName,
-      totalJobs: c.queued + c.delayed + c.running + c.completed + c.failed + c.cancelled,
-      queuedJobs: c.queued + c.delayed,
+      totalJobs: c.queued + c.delayed + c.dispatched + c.running + c.completed + c.failed + c.cancelled,
+      queuedJobs: c.queued + c.delayed + c.dispatched,
       runningJobs: c.running,
       completedJobs: c.completed,
       failedJobs: c.failed,
@@ -179,11 +180,14 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
         };
       }
       this.end(job, "cancelled", now, { previousStatus });
-      return { ok: true as const, data: { jobId, status: "cancelled" as const, previousStatus } };
+      const heldSlot = job.state === "dispatched" || job.state === "running";
+      return { ok: true as const, data: { jobId, status: "cancelled" as const, previousStatus }, stopRun: job.state === "running" ? job : null, heldSlot };
     });
-    if (outcome.ok && outcome.data.previousStatus === "running") await this.dispatchReadyJobs(now);
+    if (!outcome.ok) return outcome;
+    if (outcome.heldSlot) await this.dispatchReadyJobs(now);
     else this.scheduleAlarm();
-    return outcome;
+    if (outcome.stopRun) await this.stopFollower(outcome.stopRun, { code: "JOB_CANCELLED", jobOver: true });
+    return { ok: true, data: outcome.data };
   }
 
   list(request: Pick<ListRequest, "status" | "limit" | "cursor">) {
@@ -196,7 +200,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     const last = rows.length === request.limit ? rows.at(-1) : undefined;
     return {
       jobs: rows.map((row) => this.summaryView(row)),
-      nextCursor: last ? (queued ? `${last.score}:${last.seq}` : `${last.seq}`) : null,
+      nextCursor: last ? (queued ? `${dispatchRank(last)}:${last.seq}` : `${last.seq}`) : null,
     };
   }
 
@@ -213,27 +217,22 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
 
   // ─── Consumer reports ──────────────────────────────────────────────────────────────────────
 
-  /** A consumer takes an attempt it was sent. Only the first delivery of the current attempt wins. */
+  /** A consumer takes on an attempt it was sent. Only the first delivery of the current attempt wins. */
   claim(jobId: string, attempt: number, now = Date.now()): Result<ClaimedJob, ReportRefusal> {
     return this.ctx.storage.transactionSync(() => {
       const job = this.store.get(jobId);
-      const refusal = this.refuseReport(job, jobId, attempt, { claimed: false });
+      const refusal = this.refuseReport(job, jobId, attempt, "dispatched");
       if (refusal) return refusal;
-      // An attempt handed off by a consumer that ran out of time keeps its start time.
-      const handedOff = job!.attempt_started_at_ms !== null;
       const claimed = this.store.update(job!, {
-        claimed: 1,
-        started_at_ms: job!.started_at_ms ?? now,
-        attempt_started_at_ms: job!.attempt_started_at_ms ?? now,
-        lease_until_ms: now + LEASE_MS,
+        state: "running", started_at_ms: job!.started_at_ms ?? now, attempt_started_at_ms: now, lease_until_ms: now + LEASE_MS,
       });
-      this.record(claimed, handedOff ? "rejoined" : "started", now, { retryCount: claimed.retry_count });
+      this.record(claimed, "started", now, { retryCount: claimed.retry_count });
       this.scheduleAlarm();
       return {
         ok: true,
         data: {
-          jobId, queueName: this.queueName, type: claimed.type, payloadJson: claimed.payload,
-          attempt, retryCount: claimed.retry_count, threadId: claimed.thread_id!,
+          jobId, queueName: this.queueName, type: claimed.type, payloadJson: claimed.payload, attempt,
+          retryCount: claimed.retry_count, threadId: claimed.thread_id!, firstRun: job!.started_at_ms === null,
         },
       };
     });
@@ -243,7 +242,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   report(jobId: string, attempt: number, update: ProgressReport, now = Date.now()): Result<null, ReportRefusal> {
     return this.ctx.storage.transactionSync(() => {
       const job = this.store.get(jobId);
-      const refusal = this.refuseReport(job, jobId, attempt, { claimed: true });
+      const refusal = this.refuseReport(job, jobId, attempt, "running");
       if (refusal) return refusal;
       const change: JobUpdate = { lease_until_ms: now + LEASE_MS };
       if (update.progress !== undefined) change.progress = Math.max(0, Math.min(100, Math.round(update.progress)));
@@ -256,6 +255,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       if (update.runId !== undefined && update.runId !== job!.run_id) {
         this.record(updated, "run_created", now, { threadId: updated.thread_id, runId: updated.run_id });
       }
+      if (update.rejoined) this.record(updated, "rejoined", now, { runId: updated.run_id });
       this.scheduleAlarm();
       return { ok: true, data: null };
     });
@@ -267,7 +267,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     if (tooLarge) return this.fail(jobId, attempt, { error: tooLarge, retryable: false }, now);
     const outcome = this.ctx.storage.transactionSync(() => {
       const job = this.store.get(jobId);
-      const refusal = this.refuseReport(job, jobId, attempt, { claimed: true });
+      const refusal = this.refuseReport(job, jobId, attempt, "running");
       if (refusal) return refusal;
       this.finish(job!, resultJson, now, {});
       return { ok: true as const, data: { state: "completed" as const } };
@@ -285,7 +285,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   ): Promise<Result<{ state: JobState }, ReportRefusal>> {
     const outcome = this.ctx.storage.transactionSync(() => {
       const job = this.store.get(jobId);
-      const refusal = this.refuseReport(job, jobId, attempt, { claimed: true });
+      const refusal = this.refuseReport(job, jobId, attempt, "running");
       if (refusal) return refusal;
       const retrying = this.failAttempt(job!, failure, now);
       return { ok: true as const, data: { state: retrying ? ("delayed" as const) : ("failed" as const) } };
@@ -298,7 +298,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   async deadLetter(jobId: string, attempt: number, deliveries: number, now = Date.now()): Promise<boolean> {
     const failed = this.ctx.storage.transactionSync(() => {
       const job = this.store.get(jobId);
-      if (!job || job.state !== "running" || job.attempt !== attempt) return false;
+      if (!job || (job.state !== "dispatched" && job.state !== "running") || job.attempt !== attempt) return false;
       const error = `delivery failed: the consumer crashed on all ${deliveries} deliveries of attempt ${attempt}`;
       this.end(job, "failed", now, { error }, { error });
       this.store.bump("failed_total", 1);
@@ -306,24 +306,6 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     });
     if (failed) await this.dispatchReadyJobs(now);
     return failed;
-  }
-
-  /**
-   * The consumer's time is up but the LangGraph run goes on: the same attempt is sent again,
-   * and its next consumer rejoins the run instead of starting another.
-   */
-  async handOff(jobId: string, attempt: number, now = Date.now()): Promise<Result<{ state: JobState }, ReportRefusal>> {
-    const outcome = this.ctx.storage.transactionSync(() => {
-      const job = this.store.get(jobId);
-      const refusal = this.refuseReport(job, jobId, attempt, { claimed: true });
-      if (refusal) return refusal;
-      const handedOff = this.store.update(job!, { claimed: 0, lease_until_ms: now + DISPATCH_LEASE_MS });
-      this.record(handedOff, "handed_off", now, { runId: handedOff.run_id });
-      this.scheduleAlarm();
-      return { ok: true as const, data: { state: handedOff.state } };
-    });
-    if (outcome.ok) await this.send([{ queueName: this.queueName, jobId, attempt }]);
-    return outcome;
   }
 
   /**
@@ -370,8 +352,8 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
         this.store.update(job, { state: "queued", next_retry_at_ms: null });
       }
       for (const job of this.store.expiredLeases(now)) {
-        if (job.claimed) {
-          const error = `lease expired: no heartbeat from the consumer of attempt ${job.attempt} for ${LEASE_MS / 1000}s`;
+        if (job.state === "running") {
+          const error = `lease expired: no heartbeat from the run follower of attempt ${job.attempt} for ${LEASE_MS / 1000}s`;
           this.failAttempt(job, { error, retryable: true }, now);
         } else {
           // Sent but never claimed (the message was lost, or sending failed): not the job's fault.
@@ -411,12 +393,11 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   /** Marks the best ready jobs running, as many as free slots allow, then sends their ids to the Queue. */
   private async dispatchReadyJobs(now: number): Promise<void> {
     const messages = this.ctx.storage.transactionSync(() => {
-      const free = this.config.concurrency - this.store.counters().running;
+      const free = this.config.concurrency - this.busySlots();
       if (free <= 0) return [];
       return this.store.nextReady(free).map((job) => {
         const dispatched = this.store.update(job, {
-          state: "running", attempt: job.attempt + 1, claimed: 0, attempt_started_at_ms: null,
-          lease_until_ms: now + DISPATCH_LEASE_MS,
+          state: "dispatched", attempt: job.attempt + 1, attempt_started_at_ms: null, lease_until_ms: now + DISPATCH_LEASE_MS,
         });
         this.record(dispatched, "dispatched", now, {});
         return { queueName: this.queueName, jobId: job.id, attempt: dispatched.attempt };
@@ -455,8 +436,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       const retryNumber = job.retry_count + 1;
       const nextRetryAtMs = now + backoffDelayMs(retryNumber, { baseMs: this.config.retryBaseMs, maxMs: this.config.retryMaxMs });
       const delayed = this.store.update(job, {
-        state: "delayed", retry_count: retryNumber, next_retry_at_ms: nextRetryAtMs, lease_until_ms: null,
-        claimed: 0, error: failure.error,
+        state: "delayed", retry_count: retryNumber, next_retry_at_ms: nextRetryAtMs, lease_until_ms: null, error: failure.error,
       });
       this.record(delayed, "retry_scheduled", now, { error: failure.error, retryCount: retryNumber, nextRetryAt: toIso(nextRetryAtMs) });
       return true;
@@ -475,19 +455,30 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     this.record(ended, state, now, detail);
   }
 
-  private refuseReport(job: JobRow | null, jobId: string, attempt: number, expect: { claimed: boolean }): Failure<ReportRefusal> | null {
+  /** Why a report for `attempt` must be refused, if it must: the job has to be `expected` under that attempt. */
+  private refuseReport(job: JobRow | null, jobId: string, attempt: number, expected: "dispatched" | "running"): Failure<ReportRefusal> | null {
     if (!job) return notFound(jobId);
     if (job.state === "cancelled") return { ok: false, code: "JOB_CANCELLED", message: `job ${jobId} was cancelled` };
     if (isTerminal(job.state)) return { ok: false, code: "JOB_ENDED", message: `job ${jobId} has already ${job.state}` };
-    if (job.state !== "running" || job.attempt !== attempt) {
+    const current = job.state === "dispatched" || job.state === "running";
+    if (!current || job.attempt !== attempt) {
       return { ok: false, code: "STALE_ATTEMPT", message: `attempt ${attempt} of job ${jobId} is not current (current: ${job.attempt}, ${job.state})` };
     }
-    if (Boolean(job.claimed) !== expect.claimed) {
-      return expect.claimed
+    if (job.state !== expected) {
+      return expected === "running"
         ? { ok: false, code: "STALE_ATTEMPT", message: `attempt ${attempt} of job ${jobId} was never claimed` }
         : { ok: false, code: "DUPLICATE_DELIVERY", message: `attempt ${attempt} of job ${jobId} is already claimed` };
     }
     return null;
+  }
+
+  /** Tells the job's run follower to stop now; if it cannot be reached, its next report is refused. */
+  private async stopFollower(job: JobRow, reason: StopReason): Promise<void> {
+    try {
+      await this.env.RUN_FOLLOWER.getByName(job.thread_id!).stop(job.attempt, reason);
+    } catch (error) {
+      log({ event: "follower_stop_failed", queue: this.queueName, jobId: job.id, attempt: job.attempt, error: String(error) }, "warn");
+    }
   }
 
   /** Appends to the job's history and writes the matching log line. */
@@ -501,6 +492,12 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     const next = this.store.nextTimerMs();
     if (next === null) void this.ctx.storage.deleteAlarm();
     else void this.ctx.storage.setAlarm(next);
+  }
+
+  /** Slots taken: dispatched jobs waiting for a consumer, and running ones. */
+  private busySlots(): number {
+    const counters = this.store.counters();
+    return counters.dispatched + counters.running;
   }
 
   /** The average run time of a job of `type` (or of any job), once there is one to go by. */
@@ -523,19 +520,21 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   }
 
   private waitingView(job: JobRow): { queuePosition: number; estimatedWaitTime: number } | null {
+    // Dispatched: it holds a slot and leaves the queue as soon as a consumer takes it on.
+    if (job.state === "dispatched") return { queuePosition: 0, estimatedWaitTime: 0 };
     if (job.state !== "queued") return null;
     const jobsAhead = this.store.countAhead(job);
     return {
       queuePosition: jobsAhead + 1,
       estimatedWaitTime: estimateWaitSeconds({
-        jobsAhead, running: this.store.counters().running, concurrency: this.config.concurrency,
+        jobsAhead, running: this.busySlots(), concurrency: this.config.concurrency,
         avgProcessSeconds: this.avgProcessSeconds(),
       }),
     };
   }
 
   private statusView(job: JobRow, now: number) {
-    const running = job.state === "running" && job.attempt_started_at_ms !== null;
+    const running = job.state === "running";
     return {
       jobId: job.id,
       status: publicStatus(job.state),
@@ -591,3 +590,6 @@ async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+export const coordinatorFor = (env: AppEnv, queueName: string): DurableObjectStub<QueueCoordinator> =>
+  env.QUEUE_COORDINATOR.getByName(queueName) as DurableObjectStub<QueueCoordinator>;

@@ -6,10 +6,10 @@
 import type { AppEnv } from "./config";
 import { langGraphClient } from "./langgraph";
 import { log } from "./log";
-import type { QueueCoordinator } from "./queue-do";
+import { coordinatorFor } from "./queue-do";
 
 export async function sweepQueue(env: AppEnv, queueName: string): Promise<void> {
-  const coordinator = env.QUEUE_COORDINATOR.getByName(queueName) as DurableObjectStub<QueueCoordinator>;
+  const coordinator = coordinatorFor(env, queueName);
   const { timedOut } = await coordinator.sweep();
   const langgraph = langGraphClient(env);
   const { unfinished, stopped } = await coordinator.runsToCheck();

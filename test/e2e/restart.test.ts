@@ -3,11 +3,10 @@
  * evicted isolate does to a queue): jobs it held, running or waiting, still finish. A Worker of
  * its own, so stopping it disturbs no other test.
  *
- * The running job's consumer dies with the Worker, but its LangGraph run goes on. After the
- * restart nothing delivers that attempt again: the coordinator's alarm (persisted with its
- * storage) fires when the lease (30 s) runs out, the job is retried, and the retry finds that
- * the run already succeeded. (Had the cron sweep come first, it would have recorded that run
- * itself.) Meanwhile the waiting job gets the slot. So this test takes about 35 s.
+ * The running job's RunFollower dies with the Worker, but its LangGraph run goes on. The
+ * follower's watchdog alarm (persisted with its storage, pushed ahead at every heartbeat) fires
+ * after the restart and rejoins the run, before the attempt's lease runs out: no retry is spent
+ * and the run is not started again. Meanwhile the waiting job gets the slot once the first ends.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -48,7 +47,9 @@ it("finishes the jobs it held, running and queued, after a restart on the same s
     queue.waitForEnd(running, "completed", { timeoutMs: 75_000, intervalMs: 500 }),
     queue.waitForEnd(waiting, "completed", { timeoutMs: 75_000, intervalMs: 500 }),
   ]);
-  // The run the first Worker started is the one that finished: no node ran twice.
+  // The run the first Worker started is the one that finished: no node ran twice, no retry.
   expect(first.result).toMatchObject({ nodeRuns: { research: 1, draft: 1 } });
+  expect(first.retryCount).toBe(0);
+  expect((await queue.history(running)).map((e) => e.event)).toContain("rejoined");
   expect(second.result).toMatchObject({ nodeRuns: { research: 1, draft: 1 } });
 });

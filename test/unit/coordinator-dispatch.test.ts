@@ -1,10 +1,11 @@
 /**
  * Priority order, capacity and concurrency. This project's coordinator runs with
  * QUEUE_CAPACITY=20 and MAX_CONCURRENCY=2 (vitest.config.ts), and nobody consumes its
- * Queue, so a job stays "running, unclaimed" until the test claims it.
+ * Queue, so a dispatched job holds its slot, shown as "queued" at position 0, until the test
+ * claims it as a consumer would.
  */
 import { describe, expect, it } from "vitest";
-import { freshCoordinator, job } from "../support/jobs";
+import { freshCoordinator, job, statusOf } from "../support/jobs";
 
 describe("dispatch order", () => {
   it("runs the highest priority first, oldest first within a priority", async () => {
@@ -16,30 +17,51 @@ describe("dispatch order", () => {
       await queue.enqueue(job(id, { priority }));
     }
 
+    // The dispatched fillers lead the queued list: they are leaving it.
     const queued = await queue.list({ status: "queued", limit: 10 });
-    expect(queued.jobs.map((j) => j.jobId)).toEqual(["high-1", "high-2", "medium-1", "low-1", "low-2"]);
-    const positions = await Promise.all(["high-1", "medium-1", "low-2"].map((id) => queue.status(id)));
-    expect(positions.map((p) => p.ok && p.data.queuePosition)).toEqual([1, 3, 5]);
+    expect(queued.jobs.map((j) => j.jobId)).toEqual(["filler-1", "filler-2", "high-1", "high-2", "medium-1", "low-1", "low-2"]);
+    const firstPage = await queue.list({ status: "queued", limit: 3 });
+    const secondPage = await queue.list({ status: "queued", limit: 10, cursor: firstPage.nextCursor! });
+    expect([...firstPage.jobs, ...secondPage.jobs]).toEqual(queued.jobs);
+    const positions = await Promise.all(["filler-2", "high-1", "medium-1", "low-2"].map((id) => queue.status(id)));
+    expect(positions.map((p) => p.ok && p.data.queuePosition)).toEqual([0, 1, 3, 5]);
 
-    // Each freed slot goes to the best waiting job.
+    // Each freed slot goes to the best waiting job: it is dispatched (position 0) at once.
+    const waiting = ["high-1", "high-2", "medium-1", "low-1", "low-2"];
     const order: string[] = [];
     for (const done of ["filler-1", "filler-2", "high-1", "high-2", "medium-1", "low-1"]) {
       const claim = await queue.claim(done, 1);
       expect(claim.ok).toBe(true);
       await queue.complete(done, 1, { done });
-      const running = (await queue.list({ status: "running", limit: 10 })).jobs.map((j) => j.jobId);
-      order.push(...running.filter((id) => !order.includes(id) && !id.startsWith("filler")));
+      for (const id of waiting) {
+        if (!order.includes(id) && (await statusOf(queue, id)).queuePosition === 0) order.push(id);
+      }
     }
     expect(order).toEqual(["high-1", "high-2", "medium-1", "low-1", "low-2"]);
   });
 
   it("never runs more than MAX_CONCURRENCY jobs", async () => {
     const queue = freshCoordinator();
-    await Promise.all(Array.from({ length: 6 }, (_, i) => queue.enqueue(job(`job-${i}`))));
+    const ids = Array.from({ length: 6 }, (_, i) => `job-${i}`);
+    await Promise.all(ids.map((id) => queue.enqueue(job(id))));
+    // Only the two dispatched jobs can be taken on; the others have no attempt yet.
+    const claims = await Promise.all(ids.map((id) => queue.claim(id, 1)));
+    expect(claims.filter((claim) => claim.ok)).toHaveLength(2);
     const stats = await queue.stats();
     expect(stats.runningJobs).toBe(2);
     expect(stats.queuedJobs).toBe(4);
     expect(stats.concurrency).toBe(2);
+  });
+
+  it("shows a dispatched job as queued until a consumer takes it on, then running with its start time", async () => {
+    const queue = freshCoordinator();
+    const now = Date.now();
+    await queue.enqueue(job("taken-on"), now);
+    expect(await statusOf(queue, "taken-on")).toMatchObject({ status: "queued", queuePosition: 0, estimatedWaitTime: 0, startedAt: null });
+    expect(await queue.stats()).toMatchObject({ queuedJobs: 1, runningJobs: 0 });
+    expect(await queue.claim("taken-on", 1, now + 5)).toMatchObject({ ok: true, data: { firstRun: true } });
+    expect(await statusOf(queue, "taken-on")).toMatchObject({ status: "running", startedAt: new Date(now + 5).toISOString() });
+    expect(await queue.stats()).toMatchObject({ queuedJobs: 0, runningJobs: 1 });
   });
 
   it("answers enqueue with the position and an estimated wait", async () => {

@@ -1,15 +1,23 @@
-/** The seed's LangGraph contract: one blocking `POST /workflows/execute` that runs the whole workflow. */
+/**
+ * The seed's LangGraph contract: one blocking `POST /workflows/execute` that runs the whole
+ * workflow. There is no run to start and follow apart, so `start` does nothing and `follow`
+ * makes the call: the run follower waits on it, not a Queue consumer.
+ */
 import {
   errorMessage, isRetryableStatus, probe, type ClientSettings, type LangGraphClient, type LangGraphHealth,
-  type LangGraphJob, type RunCheck, type RunContext, type RunOutcome,
-} from "./langgraph";
+  type FollowContext, type LangGraphJob, type RunCheck, type RunOutcome, type StartOutcome,
+} from "./shared";
 
 export class WorkflowsClient implements LangGraphClient {
   readonly flavor = "workflows";
 
   constructor(private readonly settings: ClientSettings) {}
 
-  async run(job: LangGraphJob, { signal, deadlineMs }: RunContext): Promise<RunOutcome> {
+  async start(): Promise<StartOutcome> {
+    return { status: "started", runId: null };
+  }
+
+  async follow(job: LangGraphJob, _runId: string | null, { signal, deadlineMs }: FollowContext): Promise<RunOutcome> {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (this.settings.apiKey) headers["x-api-key"] = this.settings.apiKey;
     const deadline = AbortSignal.timeout(Math.max(0, deadlineMs - Date.now()));

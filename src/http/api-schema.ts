@@ -1,6 +1,6 @@
 /** The request bodies of POST /functions/v1/queue-worker, validated once at the edge. */
 import { z } from "zod";
-import { JOB_TYPES, PRIORITY_SCORES, type JobState } from "./jobs";
+import { JOB_TYPES, PRIORITY_SCORES, type JobState } from "../jobs";
 
 /** Largest request body accepted; the job payload is most of it. */
 export const MAX_BODY_BYTES = 64 * 1024;

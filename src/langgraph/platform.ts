@@ -1,21 +1,23 @@
 /**
  * The LangGraph Server API (LangGraph Platform, `langgraphjs dev`), through @langchain/langgraph-sdk.
  *
- * One thread per job (the coordinator picks its id at enqueue), so every attempt and delivery
- * finds the same thread. Before starting anything, an attempt looks at the thread's latest run:
- * one still going is rejoined (a consumer that hit its deadline, or crashed, left it running);
- * one that succeeded is the result (it finished while nobody listened); after one that failed,
- * a new run with `input: null` resumes from the checkpoint, so finished nodes do not run again.
+ * One thread per job (the coordinator picks its id at enqueue), so every attempt finds the same
+ * thread. `start` is what a Queue consumer does, a few quick calls: a job's first attempt creates
+ * the thread and its run in one request; a later attempt first looks at the thread's latest run:
+ * one still going is followed again (its follower died), one that succeeded is the result (it
+ * finished while nobody listened), and after one that failed, a new run with `input: null`
+ * resumes from the checkpoint, so finished nodes do not run again. `follow` is what the run
+ * follower does for as long as the run lasts: it streams the run's events into progress.
  */
 import { Client } from "@langchain/langgraph-sdk";
 import {
-  errorMessage, isRetryableStatus, probe, type ClientSettings, type LangGraphClient, type LangGraphHealth,
-  type LangGraphJob, type RunCheck, type RunContext, type RunOutcome, type StopReason,
-} from "./langgraph";
+  errorMessage, isRetryableStatus, probe, type ClientSettings, type FollowContext, type LangGraphClient,
+  type LangGraphHealth, type LangGraphJob, type RunCheck, type RunOutcome, type StartOutcome, type StopReason,
+} from "./shared";
 
 const STREAM_MODES: ("updates" | "custom")[] = ["updates", "custom"];
 const ACTIVE = new Set(["pending", "running"]);
-/** How many times a stream that breaks while its run goes on is rejoined in one attempt. */
+/** How many times a stream that breaks while its run goes on is rejoined in one follow. */
 const MAX_REJOINS = 3;
 
 export class PlatformClient implements LangGraphClient {
@@ -27,51 +29,59 @@ export class PlatformClient implements LangGraphClient {
     this.client = new Client({ apiUrl: settings.baseUrl, apiKey: settings.apiKey ?? null, callerOptions: { maxRetries: 0 } });
   }
 
-  async run(job: LangGraphJob, context: RunContext): Promise<RunOutcome> {
+  async start(job: LangGraphJob): Promise<StartOutcome> {
     const { threadId } = job;
-    // One signal for "stop listening": the job was stopped, or this invocation's time is up.
-    const stopListening = AbortSignal.any([context.signal, AbortSignal.timeout(Math.max(0, context.deadlineMs - Date.now()))]);
-    let runId: string | undefined;
-    let runError: string | undefined;
     try {
-      await this.client.threads.create({ threadId, ifExists: "do_nothing", metadata: { queueName: job.queueName, jobId: job.jobId } });
-      const latest = await this.latestRun(threadId);
-      if (latest?.status === "success") return this.finalState(threadId);
-      if (latest && ACTIVE.has(latest.status)) runId = latest.run_id;
-      // After a failed run, resume from its checkpoint; with none (it failed before its first
-      // step, or was cancelled while pending), `input: null` would fail: start from the payload.
-      const input = latest && (await this.hasCheckpoint(threadId)) ? null : job.payload;
-      if (runId) context.onProgress({ runId });
+      if (!job.firstRun) {
+        await this.client.threads.create({ threadId, ifExists: "do_nothing", metadata: { queueName: job.queueName, jobId: job.jobId } });
+        const latest = await this.latestRun(threadId);
+        if (latest?.status === "success") return await this.finalState(threadId);
+        if (latest && ACTIVE.has(latest.status)) return { status: "started", runId: latest.run_id };
+        // After a failed run, resume from its checkpoint; with none (it failed before its first
+        // step, or was cancelled while pending), `input: null` would fail: start from the payload.
+        if (latest && (await this.hasCheckpoint(threadId))) return await this.createRun(job, null);
+      }
+      return await this.createRun(job, job.payload);
+    } catch (error) {
+      return failure(error, job, this.settings.baseUrl);
+    }
+  }
 
-      // Follow the run until it ends, the deadline passes or the job is stopped. A stream that
-      // breaks while its run goes on is rejoined.
+  /** One request: the thread is created with the run when it does not exist yet. */
+  private async createRun(job: LangGraphJob, input: LangGraphJob["payload"] | null): Promise<StartOutcome> {
+    const run = await this.client.runs.create(job.threadId, job.type, {
+      input,
+      ifNotExists: "create",
+      multitaskStrategy: "reject",
+      streamMode: STREAM_MODES,
+      metadata: { queueName: job.queueName, jobId: job.jobId, attempt: job.attempt },
+    });
+    return { status: "started", runId: run.run_id };
+  }
+
+  async follow(job: LangGraphJob, runId: string | null, context: FollowContext): Promise<RunOutcome> {
+    const { threadId } = job;
+    if (!runId) return { status: "failed", error: "no LangGraph run to follow", retryable: true };
+    // One signal for "stop listening": the attempt was stopped, or this invocation's time is up.
+    const stopListening = AbortSignal.any([context.signal, AbortSignal.timeout(Math.max(0, context.deadlineMs - Date.now()))]);
+    let runError: string | undefined;
+    let streamBreak: string | undefined;
+    try {
+      // Follow the run until it ends, the deadline passes or the attempt is stopped. A stream
+      // that breaks while its run goes on is rejoined.
       for (let joins = 0; joins <= MAX_REJOINS && !stopListening.aborted; joins++) {
-        const stream = runId
-          ? this.client.runs.joinStream(threadId, runId, { signal: stopListening, streamMode: STREAM_MODES })
-          : this.client.runs.stream(threadId, job.type, {
-              input,
-              streamMode: STREAM_MODES,
-              // The run goes on when we stop listening (deadline); cancel is explicit, below.
-              onDisconnect: "continue",
-              multitaskStrategy: "reject",
-              metadata: { queueName: job.queueName, jobId: job.jobId, attempt: job.attempt },
-              signal: stopListening,
-              onRunCreated: ({ run_id }) => {
-                runId = run_id;
-                context.onProgress({ runId });
-              },
-            });
         try {
+          const stream = this.client.runs.joinStream(threadId, runId, { signal: stopListening, streamMode: STREAM_MODES });
           for await (const part of stream) {
             const event = interpret(part);
             if (event.progress) context.onProgress(event.progress);
             if (event.error) runError = event.error;
           }
         } catch (error) {
-          if (!runId && !stopListening.aborted) throw error; // no run was created
+          if (stopListening.aborted) break;
+          streamBreak = errorMessage(error);
         }
-        if (!runId || stopListening.aborted) break;
-        if (!ACTIVE.has((await this.client.runs.get(threadId, runId)).status)) break;
+        if (stopListening.aborted || !ACTIVE.has((await this.client.runs.get(threadId, runId)).status)) break;
       }
     } catch (error) {
       if (!stopListening.aborted) return failure(error, job, this.settings.baseUrl);
@@ -79,19 +89,19 @@ export class PlatformClient implements LangGraphClient {
 
     if (context.signal.aborted) {
       const reason = context.signal.reason as StopReason | undefined;
-      if (reason?.jobOver) {
-        // The job is over: its run must not go on, even if we never learnt the run's id.
-        runId ??= await this.latestRun(threadId).then((run) => run?.run_id, () => undefined);
-        if (runId) await this.cancelRun(threadId, runId);
-      }
+      // The job is over: its run must not go on. A newer attempt may be following it otherwise.
+      if (reason?.jobOver) await this.cancelRun(threadId, runId);
       return { status: "failed", error: `stopped: ${reason?.code ?? "aborted"}`, retryable: false };
     }
-    if (!runId) return { status: "failed", error: "LangGraph created no run", retryable: true };
-    return this.settle(threadId, runId, runError, stopListening.aborted);
+    return this.settle(threadId, runId, { runError, streamBreak, deadlinePassed: stopListening.aborted });
   }
 
   /** After the stream ends: the run's own status says how it went (a join does not report errors). */
-  private async settle(threadId: string, runId: string, runError: string | undefined, deadlinePassed: boolean): Promise<RunOutcome> {
+  private async settle(
+    threadId: string,
+    runId: string,
+    { runError, streamBreak, deadlinePassed }: { runError?: string; streamBreak?: string; deadlinePassed: boolean },
+  ): Promise<RunOutcome> {
     let run;
     try {
       run = await this.client.runs.get(threadId, runId);
@@ -106,7 +116,7 @@ export class PlatformClient implements LangGraphClient {
         // Still going: past the deadline we let go and rejoin later; otherwise the stream kept breaking.
         return deadlinePassed
           ? { status: "detached" }
-          : { status: "failed", error: `the stream of run ${runId} kept breaking while the run was ${run.status}`, retryable: true };
+          : { status: "failed", error: `the stream of run ${runId} kept breaking while the run was ${run.status}: ${streamBreak}`, retryable: true };
       case "error":
       case "timeout":
         return { status: "failed", error: `LangGraph run ${runId} ${run.status === "timeout" ? "timed out" : "failed"}: ${runError ?? "no error message"}`, retryable: true };
@@ -115,7 +125,7 @@ export class PlatformClient implements LangGraphClient {
     }
   }
 
-  private async finalState(threadId: string): Promise<RunOutcome> {
+  private async finalState(threadId: string): Promise<StartOutcome & RunOutcome> {
     const thread = await this.client.threads.get(threadId);
     if (thread.status === "interrupted") {
       return { status: "failed", error: "the graph stopped at an interrupt, waiting for human input, which a queued job cannot give", retryable: false };
@@ -160,7 +170,7 @@ export class PlatformClient implements LangGraphClient {
 const httpStatus = (error: unknown): number | undefined =>
   typeof (error as { status?: unknown })?.status === "number" ? (error as { status: number }).status : undefined;
 
-function failure(error: unknown, job: LangGraphJob, baseUrl: string): RunOutcome {
+function failure(error: unknown, job: LangGraphJob, baseUrl: string): { status: "failed"; error: string; retryable: boolean } {
   const status = httpStatus(error);
   const message = errorMessage(error).slice(0, 500);
   if (status === undefined) {

@@ -3,9 +3,9 @@
  * time against API_KEYS. With no keys configured, production refuses everything (fail closed);
  * ENVIRONMENT=development lets requests through and says so in the log.
  */
-import { apiKeys, isDevelopment, type AppEnv } from "./config";
+import { apiKeys, isDevelopment, type AppEnv } from "../config";
 import { ApiError } from "./errors";
-import { log } from "./log";
+import { log } from "../log";
 
 let warnedAuthOff = false;
 

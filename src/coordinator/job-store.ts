@@ -4,13 +4,14 @@
  * Design: one `jobs` table with a `state` column (BullMQ's Postgres layout). The ready heap is
  * the partial index `jobs_ready (score DESC, seq ASC) WHERE state = 'queued'`, so the next job
  * to run is one index seek, and a restart loses nothing. Queries name their index (INDEXED BY):
- * without statistics SQLite prefers `jobs_by_state` and sorts, reading every queued row. Jobs waiting out a retry backoff are
- * `delayed` (shown to clients as "queued") and sit in their own index by due time; running jobs
- * by lease expiry; ended jobs by record expiry. The alarm is set to the earliest of those three.
+ * without statistics SQLite prefers `jobs_by_state` and sorts, reading every queued row. Jobs
+ * waiting out a retry backoff are `delayed` (shown to clients as "queued") and sit in their own
+ * index by due time; dispatched and running jobs by lease expiry; ended jobs by record expiry.
+ * The alarm is set to the earliest of those three.
  * `counters` keeps per-state counts and totals up to date inside the same transaction as the
  * change, so stats and capacity checks never scan. Times are epoch ms, named `*_ms`.
  */
-import type { JobState, JobType, Priority } from "./jobs";
+import type { JobState, JobType, Priority } from "../jobs";
 
 export type JobRow = {
   id: string;
@@ -23,8 +24,6 @@ export type JobRow = {
   state: JobState;
   /** Dispatch number. A delivery or report must name the current attempt to be heard. */
   attempt: number;
-  /** 1 once the consumer of the current attempt has claimed it. */
-  claimed: number;
   retry_count: number;
   max_retries: number;
   progress: number;
@@ -54,12 +53,12 @@ export type JobUpdate = Partial<Mutable>;
 
 /** Column names an update may set: fixed here, never taken from input. */
 const UPDATABLE = new Set<keyof Mutable>([
-  "state", "attempt", "claimed", "retry_count", "progress", "current_step", "thread_id", "run_id",
+  "state", "attempt", "retry_count", "progress", "current_step", "thread_id", "run_id",
   "result", "error", "started_at_ms", "attempt_started_at_ms", "ended_at_ms", "next_retry_at_ms",
   "lease_until_ms", "expires_at_ms",
 ]);
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -106,11 +105,21 @@ const MIGRATIONS: Record<number, string> = {
     CREATE INDEX job_events_by_job ON job_events (job_id, seq);
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
   `,
+  // A dispatched job nobody has taken on yet is its own state, no longer `running` with claimed = 0.
+  2: `
+    UPDATE jobs SET state = 'dispatched' WHERE state = 'running' AND claimed = 0;
+    UPDATE counters SET value = (SELECT COUNT(*) FROM jobs WHERE state = 'running') WHERE name = 'state:running';
+    INSERT INTO counters (name, value) SELECT 'state:dispatched', COUNT(*) FROM jobs WHERE state = 'dispatched';
+    ALTER TABLE jobs DROP COLUMN claimed;
+    DROP INDEX jobs_leased;
+    CREATE INDEX jobs_leased ON jobs (lease_until_ms) WHERE state IN ('dispatched', 'running');
+  `,
 };
 
 export interface Counters {
   queued: number;
   delayed: number;
+  dispatched: number;
   running: number;
   completed: number;
   failed: number;
@@ -122,6 +131,11 @@ export interface Counters {
 }
 
 const STATE_COUNTER = (state: JobState) => `state:${state}`;
+
+/** Where a queued job stands in `listQueued`'s order: a dispatched job ahead of every score. */
+const DISPATCHED_RANK = 1000;
+const DISPATCH_RANK_SQL = `CASE state WHEN 'dispatched' THEN ${DISPATCHED_RANK} ELSE score END`;
+export const dispatchRank = (job: Pick<JobRow, "state" | "score">): number => (job.state === "dispatched" ? DISPATCHED_RANK : job.score);
 
 export class JobStore {
   /** SQLite rows read and written since this object was made: what the benchmarks report. */
@@ -211,11 +225,11 @@ export class JobStore {
   }
 
   expiredLeases(now: number): JobRow[] {
-    return this.query<JobRow>("SELECT * FROM jobs INDEXED BY jobs_leased WHERE state = 'running' AND lease_until_ms <= ?", now);
+    return this.query<JobRow>("SELECT * FROM jobs INDEXED BY jobs_leased WHERE state IN ('dispatched', 'running') AND lease_until_ms <= ?", now);
   }
 
   runningSince(startedBeforeMs: number): JobRow[] {
-    return this.query<JobRow>("SELECT * FROM jobs WHERE state = 'running' AND claimed = 1 AND attempt_started_at_ms <= ?", startedBeforeMs);
+    return this.query<JobRow>("SELECT * FROM jobs WHERE state = 'running' AND attempt_started_at_ms <= ?", startedBeforeMs);
   }
 
   expiredRecords(now: number): JobRow[] {
@@ -246,18 +260,22 @@ export class JobStore {
     return this.query<{ at: number | null }>(
       `SELECT MIN(at) AS at FROM (
          SELECT MIN(next_retry_at_ms) AS at FROM jobs INDEXED BY jobs_delayed WHERE state = 'delayed'
-         UNION ALL SELECT MIN(lease_until_ms) FROM jobs INDEXED BY jobs_leased WHERE state = 'running'
+         UNION ALL SELECT MIN(lease_until_ms) FROM jobs INDEXED BY jobs_leased WHERE state IN ('dispatched', 'running')
          UNION ALL SELECT MIN(expires_at_ms) FROM jobs INDEXED BY jobs_expiring WHERE expires_at_ms IS NOT NULL)`,
     )[0]!.at;
   }
 
-  /** Queued (ready or waiting to retry) jobs in dispatch order, after the cursor `[score, seq]`. */
+  /**
+   * Queued jobs as clients see them (ready, waiting to retry, or dispatched) in dispatch order:
+   * dispatched ones first, as they are leaving, then by score and age; after the cursor `[rank, seq]`.
+   */
   listQueued(limit: number, after: [number, number] | null): JobRow[] {
-    const [score, seq] = after ?? [Number.MAX_SAFE_INTEGER, -1];
+    const [rank, seq] = after ?? [Number.MAX_SAFE_INTEGER, -1];
     return this.query<JobRow>(
-      `SELECT * FROM jobs WHERE state IN ('queued', 'delayed') AND (score < ? OR (score = ? AND seq > ?))
-       ORDER BY score DESC, seq ASC LIMIT ?`,
-      score, score, seq, limit,
+      `SELECT * FROM jobs WHERE state IN ('queued', 'delayed', 'dispatched')
+         AND (${DISPATCH_RANK_SQL} < ? OR (${DISPATCH_RANK_SQL} = ? AND seq > ?))
+       ORDER BY ${DISPATCH_RANK_SQL} DESC, seq ASC LIMIT ?`,
+      rank, rank, seq, limit,
     );
   }
 
@@ -288,6 +306,7 @@ export class JobStore {
     return {
       queued: get(STATE_COUNTER("queued")),
       delayed: get(STATE_COUNTER("delayed")),
+      dispatched: get(STATE_COUNTER("dispatched")),
       running: get(STATE_COUNTER("running")),
       completed: get(STATE_COUNTER("completed")),
       failed: get(STATE_COUNTER("failed")),

@@ -1,0 +1,106 @@
+/**
+ * What both LangGraph flavours share: the client interface the consumer and the run follower
+ * use, and small helpers. Imports nothing that imports it.
+ */
+import type { JobType, JsonObject } from "../jobs";
+
+export interface LangGraphJob {
+  jobId: string;
+  queueName: string;
+  type: JobType;
+  payload: JsonObject;
+  attempt: number;
+  /** The job's LangGraph thread (platform flavour), the same for every attempt. */
+  threadId: string;
+  /** No earlier attempt of this job was ever taken on, so its thread has no run yet. */
+  firstRun: boolean;
+}
+
+/** Progress, step and LangGraph ids as they become known. */
+export interface RunProgress {
+  progress?: number;
+  currentStep?: string;
+  runId?: string;
+}
+
+/** Why a run is no longer followed: the coordinator's refusal, and whether the job is over. */
+export interface StopReason {
+  code: string;
+  /** Cancelled or ended: its run must stop too. Otherwise a newer attempt may be following it. */
+  jobOver: boolean;
+}
+
+/** What starting (or resuming) an attempt on LangGraph gave. */
+export type StartOutcome =
+  /** A run is going; `runId` is null for a flavour whose run is the follow call itself. */
+  | { status: "started"; runId: string | null }
+  /** The thread's run had already succeeded while nobody listened: that is the result. */
+  | { status: "completed"; result: unknown }
+  | { status: "failed"; error: string; retryable: boolean };
+
+export interface FollowContext {
+  /** Aborted, with a StopReason, when the attempt must stop: stop, record nothing. */
+  signal: AbortSignal;
+  /** When this follower invocation lets go of a run that is still going (epoch ms). */
+  deadlineMs: number;
+  onProgress(update: RunProgress): void;
+}
+
+export type RunOutcome =
+  | { status: "completed"; result: unknown }
+  | { status: "failed"; error: string; retryable: boolean }
+  /** The run goes on: the deadline came first. The next follower invocation rejoins it. */
+  | { status: "detached" };
+
+/** What the cron sweep learns of a run nobody may be listening to. */
+export type RunCheck =
+  | { status: "active" }
+  | { status: "completed"; result: unknown }
+  | { status: "ended" }
+  | { status: "unknown"; error: string };
+
+export interface LangGraphHealth {
+  ok: boolean;
+  url: string;
+  flavor: string;
+  latencyMs: number;
+  error?: string;
+}
+
+export interface LangGraphClient {
+  readonly flavor: "platform" | "workflows";
+  /** Starts the attempt's run, or finds the run an earlier attempt left: a few quick calls. */
+  start(job: LangGraphJob): Promise<StartOutcome>;
+  /** Follows a started run until it ends, the deadline passes or the context stops it. */
+  follow(job: LangGraphJob, runId: string | null, context: FollowContext): Promise<RunOutcome>;
+  /** A run's state, for the sweep's reconciliation (platform flavour only). */
+  checkRun(threadId: string, runId: string): Promise<RunCheck>;
+  /** Stops a run that should not go on (its job was cancelled or ended). */
+  cancelRun(threadId: string, runId: string): Promise<void>;
+  health(): Promise<LangGraphHealth>;
+}
+
+export interface ClientSettings {
+  baseUrl: string;
+  apiKey: string | undefined;
+}
+
+/** 408, 429 and 5xx are the server's trouble and worth retrying; other 4xx reject the job itself. */
+export const isRetryableStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500;
+
+const HEALTH_TIMEOUT_MS = 3000;
+
+export async function probe(url: string, apiKey: string | undefined, flavor: string): Promise<LangGraphHealth> {
+  const started = Date.now();
+  try {
+    const headers: Record<string, string> = apiKey ? { "x-api-key": apiKey } : {};
+    const response = await fetch(url, { headers, signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
+    await response.body?.cancel();
+    const health = { ok: response.ok, url, flavor, latencyMs: Date.now() - started };
+    return response.ok ? health : { ...health, error: `HTTP ${response.status}` };
+  } catch (error) {
+    return { ok: false, url, flavor, latencyMs: Date.now() - started, error: errorMessage(error) };
+  }
+}
+
+export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));

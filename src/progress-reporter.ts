@@ -1,0 +1,72 @@
+/**
+ * Forwards a run's progress to the coordinator, throttled to one report a second plus one per
+ * step change, and heartbeats in between so the attempt's lease stays alive. A refused report
+ * (cancelled, stale attempt) aborts the attempt with the refusal as its StopReason.
+ */
+import { errorMessage, type StopReason } from "./langgraph";
+import { log } from "./log";
+import type { JobMessage, ProgressReport, QueueCoordinator, ReportRefusal } from "./queue-do";
+
+/** Progress is forwarded at most this often, plus at every step change. */
+export const PROGRESS_INTERVAL_MS = 1000;
+
+/** A newer attempt may be following the same LangGraph run: only a job that is over stops it. */
+const jobIsOver = (refusal: ReportRefusal): boolean => refusal !== "STALE_ATTEMPT" && refusal !== "DUPLICATE_DELIVERY";
+
+export class ProgressReporter {
+  private pending: ProgressReport = {};
+  private lastStep: string | undefined;
+  private lastSentMs = 0;
+  private sending: Promise<void> = Promise.resolve();
+  private trailing: ReturnType<typeof setTimeout> | undefined;
+  private readonly heartbeat: ReturnType<typeof setInterval>;
+
+  constructor(
+    private readonly coordinator: DurableObjectStub<QueueCoordinator>,
+    private readonly attempt: JobMessage,
+    private readonly stop: AbortController,
+    heartbeatMs: number,
+    onHeartbeat: () => void = () => {},
+  ) {
+    this.heartbeat = setInterval(() => {
+      onHeartbeat();
+      this.send();
+    }, heartbeatMs);
+  }
+
+  update(update: ProgressReport): void {
+    this.pending = { ...this.pending, ...update };
+    const stepChanged = update.currentStep !== undefined && update.currentStep !== this.lastStep;
+    const sinceLastMs = Date.now() - this.lastSentMs;
+    if (stepChanged || update.runId !== undefined || update.rejoined || sinceLastMs >= PROGRESS_INTERVAL_MS) this.send();
+    else this.trailing ??= setTimeout(() => this.send(), PROGRESS_INTERVAL_MS - sinceLastMs);
+  }
+
+  /** Sends what is pending and stops the heartbeat. */
+  async close(): Promise<void> {
+    clearInterval(this.heartbeat);
+    if (this.trailing) clearTimeout(this.trailing);
+    if (Object.keys(this.pending).length > 0 && !this.stop.signal.aborted) this.send();
+    await this.sending;
+  }
+
+  private send(): void {
+    if (this.trailing) clearTimeout(this.trailing);
+    this.trailing = undefined;
+    const update = this.pending;
+    this.pending = {};
+    this.lastSentMs = Date.now();
+    if (update.currentStep !== undefined) this.lastStep = update.currentStep;
+    // Reports go out one at a time, in order, so a late one never overwrites a newer one.
+    this.sending = this.sending.then(async () => {
+      if (this.stop.signal.aborted) return;
+      try {
+        const answer = await this.coordinator.report(this.attempt.jobId, this.attempt.attempt, update);
+        if (!answer.ok) this.stop.abort({ code: answer.code, jobOver: jobIsOver(answer.code) } satisfies StopReason);
+      } catch (error) {
+        // A missed heartbeat is survivable: the lease outlasts a few of them.
+        log({ event: "report_failed", ...this.attempt, error: errorMessage(error) }, "warn");
+      }
+    });
+  }
+}
