@@ -12,6 +12,8 @@ export interface LangGraphServerOptions {
   dataDir?: string;
   /** How long to wait for GET /ok; default 60000. */
   timeoutMs?: number;
+  /** Runs the dev server executes at once (`--n-jobs-per-worker`); default $LANGGRAPH_JOBS_PER_WORKER or 64. */
+  jobsPerWorker?: number;
   /** The server's output; default "inherit". */
   stdio?: "inherit" | "ignore" | "pipe";
   /** Aborting it stops the server, also while it starts. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Serves the example graphs in langgraph/ with `langgraphjs dev` on 127.0.0.1.
 //
-//   node scripts/langgraph-dev.mjs            # port 8123, or $LANGGRAPH_PORT
+//   node scripts/langgraph-dev.mjs            # port 8123, or $LANGGRAPH_PORT; 64 runs at once, or $LANGGRAPH_JOBS_PER_WORKER
 //   import { startLangGraphServer } from "./scripts/langgraph-dev.mjs"  (test global setup)
 //
 // The CLI runs the API server as a grandchild (cli -> tsx -> server), so the CLI is
@@ -17,6 +17,10 @@ const projectDir = resolve(dirname(fileURLToPath(import.meta.url)), "..", "langg
 const cliPath = join(projectDir, "node_modules", "@langchain", "langgraph-cli", "dist", "cli", "cli.mjs");
 
 const DEFAULT_PORT = 8123;
+// The dev server runs each run on one of N worker loops (the CLI's default is 10), so at most
+// N runs execute at once, and an idle loop sleeps up to 1 s between looks for pending runs:
+// many loops lift that cap and shorten the wait before a new run starts.
+const DEFAULT_JOBS_PER_WORKER = 64;
 const STOP_GRACE_MS = 10_000;
 
 /**
@@ -29,6 +33,8 @@ const STOP_GRACE_MS = 10_000;
  *   langgraph.json pointing at langgraph/'s graphs) instead of langgraph/.langgraph_api, so tests
  *   neither see nor wipe the data of a running `npm start`
  * @param {number} [options.timeoutMs] how long to wait for the server; default 60000
+ * @param {number} [options.jobsPerWorker] runs executed at once (`--n-jobs-per-worker`); default
+ *   $LANGGRAPH_JOBS_PER_WORKER or 64, so the dev server does not cap the queue's concurrency
  * @param {"inherit" | "ignore" | "pipe"} [options.stdio] the server's output; default "inherit"
  * @param {AbortSignal} [options.signal] aborting it stops the server (also while starting)
  * @param {(child: import("node:child_process").ChildProcess) => void} [options.onSpawn] called with the CLI
@@ -40,6 +46,10 @@ export async function startLangGraphServer(options = {}) {
   const host = options.host ?? "127.0.0.1";
   const url = `http://${host}:${port}`;
   const timeoutMs = options.timeoutMs ?? 60_000;
+  const jobsPerWorker = Number(options.jobsPerWorker ?? process.env.LANGGRAPH_JOBS_PER_WORKER ?? DEFAULT_JOBS_PER_WORKER);
+  if (!Number.isInteger(jobsPerWorker) || jobsPerWorker < 1) {
+    throw new Error(`jobsPerWorker must be a positive integer, not ${jobsPerWorker}`);
+  }
 
   if (!existsSync(cliPath)) {
     throw new Error(`${cliPath} is missing: run "npm ci" in ${projectDir}`);
@@ -49,7 +59,8 @@ export async function startLangGraphServer(options = {}) {
   }
   const configPath = options.dataDir ? await writeConfigIn(options.dataDir) : join(projectDir, "langgraph.json");
 
-  const args = [cliPath, "dev", "--host", host, "--port", String(port), "--no-browser", "--config", configPath];
+  const args = [cliPath, "dev", "--host", host, "--port", String(port), "--no-browser", "--config", configPath,
+    "--n-jobs-per-worker", String(jobsPerWorker)];
   if (!options.reload) args.push("--no-reload");
   const startedAt = performance.now();
   const child = spawn(process.execPath, args, {

@@ -17,6 +17,12 @@ export interface FailTimes {
   times: number;
 }
 
+/** When a node began (before its delay) and when it returned, as `Date.now()` on the server. */
+export interface StepTime {
+  startedAtMs: number;
+  endedAtMs: number;
+}
+
 function addRuns(left: Record<string, number>, right: Record<string, number>): Record<string, number> {
   const sum = { ...left };
   for (const [node, runs] of Object.entries(right)) sum[node] = (sum[node] ?? 0) + runs;
@@ -31,6 +37,8 @@ export const testHookFields = {
   failTimes: Annotation<FailTimes | undefined>,
   /** Completed executions per node. A node that throws writes nothing, so it is not counted. */
   nodeRuns: Annotation<Record<string, number>>({ reducer: addRuns, default: () => ({}) }),
+  /** Per node, its last completed execution's start and end times (benchmarks read them). */
+  stepTimes: Annotation<Record<string, StepTime>>({ reducer: (left, right) => ({ ...left, ...right }), default: () => ({}) }),
 };
 
 interface HookState {
@@ -82,7 +90,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
  * Wraps the nodes of a linear graph whose steps run in the order given. Each wrapped node
  * emits `{progress, step}` when it starts and when it ends, sleeps `delayMs` (or leaves
  * that to its work, with `manualDelay`), fails as `failTimes` asks, and adds itself to
- * `nodeRuns`.
+ * `nodeRuns` and `stepTimes`.
  */
 export function defineSteps<Def extends StateDefinition, const Names extends readonly string[]>(
   _schema: AnnotationRoot<Def>,
@@ -99,6 +107,7 @@ export function defineSteps<Def extends StateDefinition, const Names extends rea
     const endPct = ((index + 1) * 100) / order.length;
 
     return async (state: State, config: LangGraphRunnableConfig) => {
+      const startedAtMs = Date.now();
       const emit = (fraction: number, message?: string) => {
         const clamped = Math.min(1, Math.max(0, fraction));
         const event: ProgressEvent = {
@@ -118,7 +127,7 @@ export function defineSteps<Def extends StateDefinition, const Names extends rea
       failIfAsked(state, name, config);
       const update = await work(state, ctx);
       emit(1);
-      return { ...update, nodeRuns: { [name]: 1 } };
+      return { ...update, nodeRuns: { [name]: 1 }, stepTimes: { [name]: { startedAtMs, endedAtMs: Date.now() } } };
     };
   };
 }

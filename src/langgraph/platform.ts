@@ -19,6 +19,14 @@ const STREAM_MODES: ("updates" | "custom")[] = ["updates", "custom"];
 const ACTIVE = new Set(["pending", "running"]);
 /** How many times a stream that breaks while its run goes on is rejoined in one follow. */
 const MAX_REJOINS = 3;
+/**
+ * After a node finishes, a quiet stream may mean the run has ended: its status is checked after
+ * this long, then after twice as long, up to END_CHECK_LAST_MS. The LangGraph JS dev server
+ * ends a joined stream only after 500 ms without events, so this finds the end sooner and
+ * frees the slot for the next job; a server that ends its streams at once makes it moot.
+ */
+const END_CHECK_FIRST_MS = 20;
+const END_CHECK_LAST_MS = 320;
 
 export class PlatformClient implements LangGraphClient {
   readonly flavor = "platform";
@@ -70,16 +78,20 @@ export class PlatformClient implements LangGraphClient {
       // Follow the run until it ends, the deadline passes or the attempt is stopped. A stream
       // that breaks while its run goes on is rejoined.
       for (let joins = 0; joins <= MAX_REJOINS && !stopListening.aborted; joins++) {
+        const endWatch = new RunEndWatch(() => this.client.runs.get(threadId, runId).then((run) => !ACTIVE.has(run.status)));
         try {
-          const stream = this.client.runs.joinStream(threadId, runId, { signal: stopListening, streamMode: STREAM_MODES });
-          for await (const part of stream) {
+          const signal = AbortSignal.any([stopListening, endWatch.signal]);
+          for await (const part of this.client.runs.joinStream(threadId, runId, { signal, streamMode: STREAM_MODES })) {
             const event = interpret(part);
             if (event.progress) context.onProgress(event.progress);
             if (event.error) runError = event.error;
+            endWatch.after(part.event);
           }
         } catch (error) {
           if (stopListening.aborted) break;
-          streamBreak = errorMessage(error);
+          if (!endWatch.signal.aborted) streamBreak = errorMessage(error);
+        } finally {
+          endWatch.stop();
         }
         if (stopListening.aborted || !ACTIVE.has((await this.client.runs.get(threadId, runId)).status)) break;
       }
@@ -163,6 +175,37 @@ export class PlatformClient implements LangGraphClient {
 
   health(): Promise<LangGraphHealth> {
     return probe(`${this.settings.baseUrl}/ok`, this.settings.apiKey, this.flavor);
+  }
+}
+
+/** Aborts its signal when, the stream having gone quiet after a node finished, the run has ended. */
+class RunEndWatch {
+  private readonly ended = new AbortController();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Bumped by every event and by stop(), so a check under way when one comes schedules nothing more. */
+  private quietSince = 0;
+  readonly signal = this.ended.signal;
+
+  constructor(private readonly runHasEnded: () => Promise<boolean>) {}
+
+  /** Called for every stream event: any event means the run still goes; a node's update may be its last. */
+  after(event: string): void {
+    this.stop();
+    if (event === "updates") this.check(END_CHECK_FIRST_MS, this.quietSince);
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.quietSince++;
+  }
+
+  private check(delayMs: number, quiet: number): void {
+    this.timer = setTimeout(async () => {
+      const ended = await this.runHasEnded().catch(() => false);
+      if (quiet !== this.quietSince) return;
+      if (ended) this.ended.abort();
+      else if (delayMs * 2 <= END_CHECK_LAST_MS) this.check(delayMs * 2, quiet);
+    }, delayMs);
   }
 }
 
