@@ -9,7 +9,7 @@
  * resumes from the checkpoint, so finished nodes do not run again. `follow` is what the run
  * follower does for as long as the run lasts: it streams the run's events into progress.
  */
-import { Client } from "@langchain/langgraph-sdk";
+import { Client, type Run } from "@langchain/langgraph-sdk";
 import {
   errorMessage, isRetryableStatus, probe, type ClientSettings, type FollowContext, type LangGraphClient,
   type LangGraphHealth, type LangGraphJob, type RunCheck, type RunOutcome, type StartOutcome, type StopReason,
@@ -25,8 +25,8 @@ const MAX_REJOINS = 3;
  * ends a joined stream only after 500 ms without events, so this finds the end sooner and
  * frees the slot for the next job; a server that ends its streams at once makes it moot.
  */
-const END_CHECK_FIRST_MS = 20;
-const END_CHECK_LAST_MS = 320;
+const END_CHECK_FIRST_MS = 10;
+const END_CHECK_LAST_MS = 160;
 
 export class PlatformClient implements LangGraphClient {
   readonly flavor = "platform";
@@ -74,11 +74,12 @@ export class PlatformClient implements LangGraphClient {
     const stopListening = AbortSignal.any([context.signal, AbortSignal.timeout(Math.max(0, context.deadlineMs - Date.now()))]);
     let runError: string | undefined;
     let streamBreak: string | undefined;
+    let endedRun: Run | undefined;
     try {
       // Follow the run until it ends, the deadline passes or the attempt is stopped. A stream
       // that breaks while its run goes on is rejoined.
       for (let joins = 0; joins <= MAX_REJOINS && !stopListening.aborted; joins++) {
-        const endWatch = new RunEndWatch(() => this.client.runs.get(threadId, runId).then((run) => !ACTIVE.has(run.status)));
+        const endWatch = new RunEndWatch(() => this.client.runs.get(threadId, runId));
         try {
           const signal = AbortSignal.any([stopListening, endWatch.signal]);
           for await (const part of this.client.runs.joinStream(threadId, runId, { signal, streamMode: STREAM_MODES })) {
@@ -93,7 +94,12 @@ export class PlatformClient implements LangGraphClient {
         } finally {
           endWatch.stop();
         }
-        if (stopListening.aborted || !ACTIVE.has((await this.client.runs.get(threadId, runId)).status)) break;
+        if (stopListening.aborted) break;
+        const run = endWatch.endedRun ?? (await this.client.runs.get(threadId, runId));
+        if (!ACTIVE.has(run.status)) {
+          endedRun = run;
+          break;
+        }
       }
     } catch (error) {
       if (!stopListening.aborted) return failure(error, job, this.settings.baseUrl);
@@ -105,18 +111,19 @@ export class PlatformClient implements LangGraphClient {
       if (reason?.jobOver) await this.cancelRun(threadId, runId);
       return { status: "failed", error: `stopped: ${reason?.code ?? "aborted"}`, retryable: false };
     }
-    return this.settle(threadId, runId, { runError, streamBreak, deadlinePassed: stopListening.aborted });
+    return this.settle(threadId, runId, endedRun, { runError, streamBreak, deadlinePassed: stopListening.aborted });
   }
 
   /** After the stream ends: the run's own status says how it went (a join does not report errors). */
   private async settle(
     threadId: string,
     runId: string,
+    endedRun: Run | undefined,
     { runError, streamBreak, deadlinePassed }: { runError?: string; streamBreak?: string; deadlinePassed: boolean },
   ): Promise<RunOutcome> {
     let run;
     try {
-      run = await this.client.runs.get(threadId, runId);
+      run = endedRun ?? (await this.client.runs.get(threadId, runId));
     } catch (error) {
       return { status: "failed", error: `could not read run ${runId}: ${errorMessage(error)}`, retryable: true };
     }
@@ -179,14 +186,16 @@ export class PlatformClient implements LangGraphClient {
 }
 
 /** Aborts its signal when, the stream having gone quiet after a node finished, the run has ended. */
-class RunEndWatch {
+export class RunEndWatch {
   private readonly ended = new AbortController();
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** Bumped by every event and by stop(), so a check under way when one comes schedules nothing more. */
   private quietSince = 0;
   readonly signal = this.ended.signal;
+  /** The run as the check that found it ended saw it. */
+  endedRun: Run | undefined;
 
-  constructor(private readonly runHasEnded: () => Promise<boolean>) {}
+  constructor(private readonly getRun: () => Promise<Run>) {}
 
   /** Called for every stream event: any event means the run still goes; a node's update may be its last. */
   after(event: string): void {
@@ -201,10 +210,14 @@ class RunEndWatch {
 
   private check(delayMs: number, quiet: number): void {
     this.timer = setTimeout(async () => {
-      const ended = await this.runHasEnded().catch(() => false);
+      const run = await this.getRun().catch(() => undefined);
       if (quiet !== this.quietSince) return;
-      if (ended) this.ended.abort();
-      else if (delayMs * 2 <= END_CHECK_LAST_MS) this.check(delayMs * 2, quiet);
+      if (run && !ACTIVE.has(run.status)) {
+        this.endedRun = run;
+        this.ended.abort();
+      } else if (delayMs * 2 <= END_CHECK_LAST_MS) {
+        this.check(delayMs * 2, quiet);
+      }
     }, delayMs);
   }
 }
