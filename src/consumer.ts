@@ -8,7 +8,7 @@ import type { AppEnv } from "./config";
 import { errorMessage, langGraphClient, type StartOutcome } from "./langgraph";
 import type { JsonObject } from "./jobs";
 import { log } from "./log";
-import { coordinatorFor, type JobMessage, type ReportRefusal, type Result } from "./queue-do";
+import { coordinatorFor, jobIsOver, type JobMessage, type ReportRefusal, type Result } from "./queue-do";
 import { withRetries, type FollowTask } from "./run-follower";
 
 export const isDeadLetterQueue = (queue: string): boolean => queue.endsWith("-dlq");
@@ -49,19 +49,31 @@ export async function runJobMessage(message: JobMessage, env: AppEnv): Promise<v
   const task = claim.data;
   const job = { ...task, payload: JSON.parse(task.payloadJson) as JsonObject };
   const startedMs = Date.now();
+  const client = langGraphClient(env);
   let started: StartOutcome;
   try {
-    started = await langGraphClient(env).start(job);
+    started = await client.start(job);
   } catch (error) {
     started = { status: "failed", error: `unexpected error: ${errorMessage(error)}`, retryable: true };
   }
   const fields = { queue: message.queueName, jobId: message.jobId, attempt: message.attempt, durationMs: Date.now() - startedMs };
   const report = (call: () => Promise<Result<unknown, ReportRefusal>>) => withRetries(call);
   switch (started.status) {
-    case "started":
-      await withRetries(() => followerFor(env, task.threadId).follow({ ...task, runId: started.runId } satisfies FollowTask));
-      log({ event: "run_handed_to_follower", ...fields, runId: started.runId });
+    case "started": {
+      const { runId } = started;
+      if (runId) {
+        // Recorded before the hand-over, so that the sweep knows the run should the hand-over fail.
+        const known = await report(() => coordinator.report(message.jobId, message.attempt, { runId }));
+        if (!known.ok) {
+          if (jobIsOver(known.code)) await client.cancelRun(task.threadId, runId);
+          log({ event: "run_abandoned", ...fields, runId, reason: known.code });
+          return;
+        }
+      }
+      await withRetries(() => followerFor(env, task.threadId).follow({ ...task, runId } satisfies FollowTask));
+      log({ event: "run_handed_to_follower", ...fields, runId });
       return;
+    }
     case "completed": {
       const recorded = await report(() => coordinator.complete(message.jobId, message.attempt, started.result));
       log({ event: "run_completed", ...fields, recorded: recorded.ok || recorded.code });

@@ -5,13 +5,10 @@
  */
 import { errorMessage, type StopReason } from "./langgraph";
 import { log } from "./log";
-import type { JobMessage, ProgressReport, QueueCoordinator, ReportRefusal } from "./queue-do";
+import { jobIsOver, type JobMessage, type ProgressReport, type QueueCoordinator } from "./queue-do";
 
 /** Progress is forwarded at most this often, plus at every step change. */
 export const PROGRESS_INTERVAL_MS = 1000;
-
-/** A newer attempt may be following the same LangGraph run: only a job that is over stops it. */
-const jobIsOver = (refusal: ReportRefusal): boolean => refusal !== "STALE_ATTEMPT" && refusal !== "DUPLICATE_DELIVERY";
 
 export class ProgressReporter {
   private pending: ProgressReport = {};

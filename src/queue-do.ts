@@ -69,6 +69,9 @@ export type Result<T, Code extends string> = { ok: true; data: T } | Failure<Cod
  */
 export type ReportRefusal = "JOB_NOT_FOUND" | "JOB_CANCELLED" | "JOB_ENDED" | "STALE_ATTEMPT" | "DUPLICATE_DELIVERY";
 
+/** A newer attempt may be following the same LangGraph run: only a job that is over stops it. */
+export const jobIsOver = (refusal: ReportRefusal): boolean => refusal !== "STALE_ATTEMPT" && refusal !== "DUPLICATE_DELIVERY";
+
 export interface EnqueueData {
   jobId: string;
   status: JobStatus;

@@ -8,8 +8,10 @@
  * or a crash. While it follows, every heartbeat pushes the alarm a little ahead (a watchdog):
  * if this object dies mid-run, the alarm fires again and the run is rejoined, before the
  * attempt's lease expires. An alarm invocation lets go after RUN_BUDGET_SECONDS (Cloudflare
- * allows one 15 minutes) and the next one rejoins the run. It never writes job state: it
- * reports to the coordinator, which hears only the current attempt.
+ * allows one 15 minutes) and the next one rejoins the run. The outcome is stored before it is
+ * reported, so an alarm retried because the coordinator could not be reached reports it again
+ * rather than following (or, for the workflows flavour, running) the job again. It never writes
+ * job state: it reports to the coordinator, which hears only the current attempt.
  */
 import { DurableObject } from "cloudflare:workers";
 import { runBudgetMs, type AppEnv } from "./config";
@@ -42,6 +44,8 @@ export interface FollowOptions {
   rejoining?: boolean;
   heartbeatMs?: number;
   onHeartbeat?: () => void;
+  /** Called with the outcome before it is reported, so that it can be kept. */
+  onOutcome?: (outcome: Exclude<RunOutcome, { status: "detached" }>) => void;
 }
 
 /**
@@ -51,7 +55,8 @@ export interface FollowOptions {
 const WATCHDOG_MS = HEARTBEAT_MS + 5_000;
 const TASK_KEY = "task";
 
-type StoredTask = FollowTask & { follows: number };
+/** What the follower keeps: the task, how many alarm invocations took it up, its outcome once known. */
+type StoredTask = FollowTask & { follows: number; outcome?: Exclude<RunOutcome, { status: "detached" }> };
 
 export class RunFollower extends DurableObject<AppEnv> {
   /** The follow under way in this instance, if any. */
@@ -71,28 +76,42 @@ export class RunFollower extends DurableObject<AppEnv> {
     if (this.following?.attempt === attempt) this.following.stop.abort(reason);
   }
 
+  // Alarms of one object never overlap (the runtime waits for one to end before the next), so
+  // the watchdog cannot fire while a follow is under way here.
   override async alarm(): Promise<void> {
-    if (this.following) return; // the watchdog of the follow this instance is running
-    // A newer attempt may take over while one is followed: follow whatever is current.
-    for (let task = this.storedTask(); task; task = this.storedTask()) {
-      const follows = task.follows + 1;
-      this.ctx.storage.kv.put(TASK_KEY, { ...task, follows } satisfies StoredTask);
+    const task = this.storedTask();
+    if (!task) return;
+    const follows = task.follows + 1;
+    this.ctx.storage.kv.put(TASK_KEY, { ...task, follows } satisfies StoredTask);
+    let end: FollowEnd;
+    if (task.outcome) {
+      end = await recordOutcome(task, this.env, task.outcome);
+    } else if (follows > 1 && task.runId === null) {
+      // The workflows flavour's one blocking call died with this object: it cannot be rejoined.
+      const outcome = { status: "failed", error: "the run follower died during /workflows/execute, which cannot be rejoined", retryable: true } as const;
+      end = await recordOutcome(task, this.env, outcome);
+    } else {
       const stop = new AbortController();
       this.following = { attempt: task.attempt, stop };
-      let end: FollowEnd;
       try {
         this.armWatchdog();
-        end = await followRun(task, this.env, { signal: stop.signal, rejoining: follows > 1, onHeartbeat: () => this.armWatchdog() });
+        end = await followRun(task, this.env, {
+          signal: stop.signal,
+          rejoining: follows > 1,
+          onHeartbeat: () => this.armWatchdog(),
+          onOutcome: (outcome) => {
+            if (this.storedTask()?.attempt === task.attempt) this.ctx.storage.kv.put(TASK_KEY, { ...task, follows, outcome } satisfies StoredTask);
+          },
+        });
       } finally {
         this.following = undefined;
       }
-      if (this.storedTask()?.attempt !== task.attempt) continue;
-      if (end === "detached") return this.ctx.storage.setAlarm(Date.now());
-      // Done with this attempt. Both synchronously, so a follow() arriving now is not undone.
-      this.ctx.storage.kv.delete(TASK_KEY);
-      void this.ctx.storage.deleteAlarm();
-      return;
     }
+    // A newer attempt took over, or the budget ran out: the next invocation takes it up.
+    if (this.storedTask()?.attempt !== task.attempt || end === "detached") return this.ctx.storage.setAlarm(Date.now());
+    // Done with this attempt. Both synchronously, so a follow() arriving now is not undone.
+    this.ctx.storage.kv.delete(TASK_KEY);
+    void this.ctx.storage.deleteAlarm();
   }
 
   private storedTask(): StoredTask | undefined {
@@ -115,9 +134,7 @@ export async function followRun(task: FollowTask, env: AppEnv, options: FollowOp
   const stop = new AbortController();
   options.signal?.addEventListener("abort", () => stop.abort(options.signal!.reason), { once: true });
   const reporter = new ProgressReporter(coordinator, task, stop, options.heartbeatMs ?? HEARTBEAT_MS, options.onHeartbeat);
-  // The first report tells the coordinator the run id (or that the run was rejoined) at once.
   if (options.rejoining) reporter.update({ rejoined: true });
-  else if (task.runId) reporter.update({ runId: task.runId });
 
   const startedMs = Date.now();
   let outcome: RunOutcome;
@@ -139,7 +156,18 @@ export async function followRun(task: FollowTask, env: AppEnv, options: FollowOp
     log({ event: "run_detached", ...fields });
     return "detached";
   }
-  // Repeating a report is safe: the coordinator hears the current attempt only, once.
+  options.onOutcome?.(outcome);
+  return recordOutcome(task, env, outcome, fields);
+}
+
+/** Reports an attempt's outcome. Repeating it is safe: the coordinator hears the current attempt only, once. */
+export async function recordOutcome(
+  task: FollowTask,
+  env: AppEnv,
+  outcome: Exclude<RunOutcome, { status: "detached" }>,
+  fields: Record<string, unknown> = { queue: task.queueName, jobId: task.jobId, attempt: task.attempt },
+): Promise<"recorded"> {
+  const coordinator = coordinatorFor(env, task.queueName);
   const recorded = await withRetries((): Promise<Result<unknown, ReportRefusal>> =>
     outcome.status === "completed"
       ? coordinator.complete(task.jobId, task.attempt, outcome.result)

@@ -4,7 +4,7 @@
  * outcome with the coordinator. `followRun` is called directly where a test needs another env
  * (LangGraph down, a short budget, an API key); the object itself where its alarm matters.
  */
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { followRun } from "../../src/run-follower";
@@ -101,5 +101,33 @@ describe("the RunFollower object", () => {
       .poll(() => runInDurableObject(follower, (_, state) => state.storage.kv.get("task") ?? null), { timeout: 2000 })
       .toBeNull();
     expect(await statusOf(queue, task.jobId)).toMatchObject({ status: "cancelled", result: null });
+  });
+
+  /** Leaves `task` in the follower's storage as an earlier alarm invocation would have, due now. */
+  async function leftBehind(threadId: string, stored: Record<string, unknown>) {
+    const follower = env.RUN_FOLLOWER.getByName(threadId);
+    await runInDurableObject(follower, async (_, state) => {
+      state.storage.kv.put("task", stored);
+      await state.storage.setAlarm(Date.now());
+    });
+    return follower;
+  }
+
+  it("reports an outcome it kept, after an alarm that could not report it, without running the job again", async () => {
+    const { queue, task } = await claimed(`kept-${crypto.randomUUID()}`);
+    const follower = await leftBehind(task.threadId, { ...task, follows: 1, outcome: { status: "completed", result: { kept: true } } });
+    expect(await runDurableObjectAlarm(follower)).toBe(true);
+    expect(await statusOf(queue, task.jobId)).toMatchObject({ status: "completed", result: { kept: true } });
+    expect(await workflowCalls(task.jobId)).toBe(0);
+  });
+
+  it("does not call /workflows/execute again when it died during the call: the attempt is retried instead", async () => {
+    const { queue, task } = await claimed(`died-${crypto.randomUUID()}`);
+    const follower = await leftBehind(task.threadId, { ...task, follows: 1 });
+    expect(await runDurableObjectAlarm(follower)).toBe(true);
+    const status = await statusOf(queue, task.jobId);
+    expect(status).toMatchObject({ status: "queued", retryCount: 1 });
+    expect(status.error).toMatch(/cannot be rejoined/);
+    expect(await workflowCalls(task.jobId)).toBe(0);
   });
 });
