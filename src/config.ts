@@ -49,4 +49,13 @@ export function apiKeys(env: AppEnv): string[] {
   return (env.API_KEYS ?? "").split(",").map((key) => key.trim()).filter(Boolean);
 }
 
+/**
+ * The browser origins CORS_ORIGINS allows: "*" (any; the default) or a list, written as a
+ * browser sends the Origin header (scheme://host[:port], lower case, no trailing slash).
+ */
+export function corsOrigins(env: AppEnv): "*" | string[] {
+  const origins = (env.CORS_ORIGINS ?? "").split(",").map((origin) => origin.trim().toLowerCase().replace(/\/+$/, "")).filter(Boolean);
+  return origins.length === 0 || origins.includes("*") ? "*" : origins;
+}
+
 export const isDevelopment = (env: AppEnv): boolean => env.ENVIRONMENT === "development";

@@ -80,8 +80,8 @@ export async function runJobMessage(message: JobMessage, env: AppEnv): Promise<v
       return;
     }
     case "failed": {
-      const { error, retryable } = started;
-      const recorded = await report(() => coordinator.fail(message.jobId, message.attempt, { error, retryable }));
+      const { error, retryable, unreachable } = started;
+      const recorded = await report(() => coordinator.fail(message.jobId, message.attempt, { error, retryable, unreachable }));
       log({ event: "run_failed", ...fields, recorded: recorded.ok || recorded.code });
       return;
     }

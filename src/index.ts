@@ -6,9 +6,9 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import type { z } from "zod";
-import { actionRequest, MAX_BODY_BYTES, type ActionRequest } from "./http/api-schema";
+import { actionRequest, MAX_BODY_BYTES, MAX_PAYLOAD_BYTES, payloadBytes, type ActionRequest } from "./http/api-schema";
 import { authenticate } from "./http/auth";
-import { queueNames, type AppEnv } from "./config";
+import { corsOrigins, queueNames, type AppEnv } from "./config";
 import { consumeDeadLetters, consumeJobs, isDeadLetterQueue } from "./consumer";
 import { ApiError, ERROR_STATUS } from "./http/errors";
 import { langGraphClient } from "./langgraph";
@@ -31,7 +31,25 @@ app.get("/health", async (c) => {
   return c.json({ success: true, data: { status: "ok", langgraph } });
 });
 
-app.use(ENDPOINT, cors({ origin: "*", allowHeaders: ["authorization", "apikey", "content-type", "x-client-info"] }));
+app.use(ENDPOINT, (c, next) => endpointCors(c.env, c.req.header("origin"))(c, next));
+
+/**
+ * Browsers (supabase-js) may call the endpoint from the origins CORS_ORIGINS allows: any, by
+ * default, without credentials; with a list, only a listed origin is reflected and only it is
+ * allowed credentials. Built per request, as the options depend on both.
+ */
+function endpointCors(env: AppEnv, origin: string | undefined) {
+  const allowed = corsOrigins(env);
+  return cors({
+    origin: allowed,
+    credentials: allowed !== "*" && origin !== undefined && allowed.includes(origin),
+    allowMethods: ["POST"],
+    allowHeaders: ["authorization", "apikey", "content-type", "x-client-info", "x-region"],
+    // Not a CORS-safelisted response header: without this a browser cannot read QUEUE_FULL's.
+    exposeHeaders: ["Retry-After"],
+    maxAge: 86_400,
+  });
+}
 
 app.post(
   ENDPOINT,
@@ -94,8 +112,14 @@ async function parseRequest(c: AppContext): Promise<ActionRequest> {
     throw new ApiError("INVALID_REQUEST", "request body is not valid JSON");
   }
   const parsed = actionRequest.safeParse(body);
-  if (parsed.success) return parsed.data;
-  throw validationError(parsed.error);
+  if (!parsed.success) throw validationError(parsed.error);
+  if (parsed.data.action === "enqueue") {
+    const bytes = payloadBytes(parsed.data.job.payload);
+    if (bytes > MAX_PAYLOAD_BYTES) {
+      throw new ApiError("PAYLOAD_TOO_LARGE", `job.payload is ${bytes} bytes as JSON, over the ${MAX_PAYLOAD_BYTES} byte limit`, { limitBytes: MAX_PAYLOAD_BYTES });
+    }
+  }
+  return parsed.data;
 }
 
 function validationError(error: z.ZodError): ApiError {

@@ -10,6 +10,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { queueConfig, type AppEnv, type QueueConfig } from "./config";
+import { answered, dispatchable, probeDue, tripped, type Circuit } from "./coordinator/circuit";
 import { dispatchRank, JobStore, type JobRow, type JobUpdate } from "./coordinator/job-store";
 import type { JobInput, ListRequest } from "./http/api-schema";
 import {
@@ -58,6 +59,16 @@ export interface ProgressReport {
   runId?: string;
   /** A follower took up this attempt's run again (its budget ran out, or it died). */
   rejoined?: boolean;
+}
+
+/**
+ * Why an attempt failed. `unreachable`: LangGraph gave no answer at all (refused, reset, timed
+ * out), which is not the job's fault: it goes back to the queue without spending a retry.
+ */
+export interface AttemptFailure {
+  error: string;
+  retryable: boolean;
+  unreachable?: boolean;
 }
 
 export type Failure<Code extends string> = { ok: false; code: Code; message: string };
@@ -133,7 +144,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
         retry_count: 0, max_retries: job.maxRetries, progress: 0, current_step: null,
         thread_id: threadId, run_id: null, result: null, error: null, enqueued_at_ms: now, started_at_ms: null,
         attempt_started_at_ms: null, ended_at_ms: null, next_retry_at_ms: null, lease_until_ms: null,
-        expires_at_ms: null,
+        expires_at_ms: null, outage_since_ms: null,
       });
       this.record(row, "queued", now, { priority: row.priority, type: row.type });
       return { ok: true, created: true, data: this.enqueueView(row) };
@@ -163,6 +174,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       successRate: ended > 0 ? Math.round((c.completedTotal / ended) * 1000) / 1000 : null,
       capacity: this.config.capacity,
       concurrency: this.config.concurrency,
+      langgraph: circuitView(this.store.circuit()),
     };
   }
 
@@ -242,8 +254,9 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   }
 
   /** Progress, LangGraph ids, or a bare heartbeat: each renews the lease. */
-  report(jobId: string, attempt: number, update: ProgressReport, now = Date.now()): Result<null, ReportRefusal> {
-    return this.ctx.storage.transactionSync(() => {
+  async report(jobId: string, attempt: number, update: ProgressReport, now = Date.now()): Promise<Result<null, ReportRefusal>> {
+    const circuitWasOpen = update.runId !== undefined && this.store.circuit().state !== "closed";
+    const outcome = this.ctx.storage.transactionSync((): Result<null, ReportRefusal> => {
       const job = this.store.get(jobId);
       const refusal = this.refuseReport(job, jobId, attempt, "running");
       if (refusal) return refusal;
@@ -251,7 +264,9 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       if (update.progress !== undefined) change.progress = Math.max(0, Math.min(100, Math.round(update.progress)));
       if (update.currentStep !== undefined) change.current_step = update.currentStep;
       if (update.runId !== undefined) change.run_id = update.runId;
-      const updated = this.store.update(job!, change);
+      let updated = this.store.update(job!, change);
+      // A run was created: LangGraph answers.
+      if (update.runId !== undefined) updated = this.langGraphAnswered(updated, now);
       if (update.currentStep !== undefined && update.currentStep !== job!.current_step) {
         this.record(updated, "progress", now, { progress: updated.progress, step: updated.current_step });
       }
@@ -262,6 +277,9 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       this.scheduleAlarm();
       return { ok: true, data: null };
     });
+    // The run this report names closed the circuit: the jobs held back by the outage go now.
+    if (outcome.ok && circuitWasOpen) await this.dispatchReadyJobs(now);
+    return outcome;
   }
 
   async complete(jobId: string, attempt: number, result: unknown, now = Date.now()): Promise<Result<{ state: JobState }, ReportRefusal>> {
@@ -272,26 +290,24 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       const job = this.store.get(jobId);
       const refusal = this.refuseReport(job, jobId, attempt, "running");
       if (refusal) return refusal;
-      this.finish(job!, resultJson, now, {});
+      this.finish(this.langGraphAnswered(job!, now), resultJson, now, {});
       return { ok: true as const, data: { state: "completed" as const } };
     });
     if (outcome.ok) await this.dispatchReadyJobs(now);
     return outcome;
   }
 
-  /** A failed attempt: retried after a backoff while retries remain and the error allows it. */
-  async fail(
-    jobId: string,
-    attempt: number,
-    failure: { error: string; retryable: boolean },
-    now = Date.now(),
-  ): Promise<Result<{ state: JobState }, ReportRefusal>> {
+  /**
+   * A failed attempt: retried after a backoff while retries remain and the error allows it. One
+   * that found LangGraph unreachable goes back to the queue as it was, and opens the circuit.
+   */
+  async fail(jobId: string, attempt: number, failure: AttemptFailure, now = Date.now()): Promise<Result<{ state: JobState }, ReportRefusal>> {
     const outcome = this.ctx.storage.transactionSync(() => {
       const job = this.store.get(jobId);
       const refusal = this.refuseReport(job, jobId, attempt, "running");
       if (refusal) return refusal;
-      const retrying = this.failAttempt(job!, failure, now);
-      return { ok: true as const, data: { state: retrying ? ("delayed" as const) : ("failed" as const) } };
+      const state = this.failAttempt(failure.unreachable ? job! : this.langGraphAnswered(job!, now), failure, now);
+      return { ok: true as const, data: { state } };
     });
     if (outcome.ok) await this.dispatchReadyJobs(now);
     return outcome;
@@ -331,8 +347,9 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     const recorded = this.ctx.storage.transactionSync(() => {
       const job = this.store.get(jobId);
       if (!job || job.attempt !== attempt || (job.state !== "running" && job.state !== "delayed")) return false;
-      if (tooLarge) this.failAttempt(job, { error: tooLarge, retryable: false }, now);
-      else this.finish(job, resultJson, now, { reconciled: true });
+      const answeredJob = this.langGraphAnswered(job, now);
+      if (tooLarge) this.failAttempt(answeredJob, { error: tooLarge, retryable: false }, now);
+      else this.finish(answeredJob, resultJson, now, { reconciled: true });
       return true;
     });
     if (recorded) await this.dispatchReadyJobs(now);
@@ -351,6 +368,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
    */
   async runTimers(now = Date.now()): Promise<void> {
     this.ctx.storage.transactionSync(() => {
+      this.setCircuit(probeDue(this.store.circuit(), now), now);
       for (const job of this.store.dueRetries(now)) {
         this.store.update(job, { state: "queued", next_retry_at_ms: null });
       }
@@ -393,18 +411,24 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
 
   // ─── Internals ─────────────────────────────────────────────────────────────────────────────
 
-  /** Marks the best ready jobs running, as many as free slots allow, then sends their ids to the Queue. */
+  /**
+   * Marks the best ready jobs dispatched, as many as free slots (and the LangGraph circuit)
+   * allow, then sends their ids to the Queue.
+   */
   private async dispatchReadyJobs(now: number): Promise<void> {
     const messages = this.ctx.storage.transactionSync(() => {
-      const free = this.config.concurrency - this.busySlots();
-      if (free <= 0) return [];
-      return this.store.nextReady(free).map((job) => {
+      const circuit = this.store.circuit();
+      const allowed = dispatchable(circuit, this.config.concurrency - this.busySlots(), circuit.probe !== null && this.inFlight(circuit.probe));
+      if (allowed <= 0) return [];
+      const sent = this.store.nextReady(allowed).map((job) => {
         const dispatched = this.store.update(job, {
           state: "dispatched", attempt: job.attempt + 1, attempt_started_at_ms: null, lease_until_ms: now + DISPATCH_LEASE_MS,
         });
-        this.record(dispatched, "dispatched", now, {});
+        this.record(dispatched, "dispatched", now, circuit.state === "half_open" ? { probe: true } : {});
         return { queueName: this.queueName, jobId: job.id, attempt: dispatched.attempt };
       });
+      if (circuit.state === "half_open" && sent[0]) this.store.saveCircuit({ ...circuit, probe: { jobId: sent[0].jobId, attempt: sent[0].attempt } });
+      return sent;
     });
     this.scheduleAlarm();
     await this.send(messages);
@@ -433,8 +457,21 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     this.end(job, "completed", now, { durationMs, ...detail }, { progress: 100, result: resultJson, error: null });
   }
 
-  /** Either schedules a retry (returns true) or fails the job for good. Call inside a transaction. */
-  private failAttempt(job: JobRow, failure: { error: string; retryable: boolean }, now: number): boolean {
+  /**
+   * Puts a job whose attempt found LangGraph unreachable back in the queue, schedules a retry,
+   * or fails the job for good; returns the state it is left in. Call inside a transaction.
+   */
+  private failAttempt(job: JobRow, failure: AttemptFailure, now: number): JobState {
+    if (failure.unreachable) {
+      this.setCircuit(tripped(this.store.circuit(), now), now);
+      const outageSinceMs = job.outage_since_ms ?? now;
+      if (now - outageSinceMs < this.config.jobTimeoutMs) {
+        const back = this.store.update(job, { state: "queued", lease_until_ms: null, error: failure.error, outage_since_ms: outageSinceMs });
+        this.record(back, "outage", now, { error: failure.error, outageSince: toIso(outageSinceMs) });
+        return "queued";
+      }
+      failure = { error: `LangGraph unreachable for more than ${this.config.jobTimeoutMs / 1000}s: ${failure.error}`, retryable: false };
+    }
     if (failure.retryable && job.retry_count < job.max_retries) {
       const retryNumber = job.retry_count + 1;
       const nextRetryAtMs = now + backoffDelayMs(retryNumber, { baseMs: this.config.retryBaseMs, maxMs: this.config.retryMaxMs });
@@ -442,11 +479,33 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
         state: "delayed", retry_count: retryNumber, next_retry_at_ms: nextRetryAtMs, lease_until_ms: null, error: failure.error,
       });
       this.record(delayed, "retry_scheduled", now, { error: failure.error, retryCount: retryNumber, nextRetryAt: toIso(nextRetryAtMs) });
-      return true;
+      return "delayed";
     }
     this.store.bump("failed_total", 1);
-    this.end(job, "failed", now, { error: failure.error, retryable: failure.retryable }, { error: failure.error });
-    return false;
+    this.end(job, "failed", now, { error: failure.error, retriesExhausted: failure.retryable }, { error: failure.error });
+    return "failed";
+  }
+
+  /** Something an attempt did shows LangGraph answering: the job's outage, and the circuit's, are over. */
+  private langGraphAnswered(job: JobRow, now: number): JobRow {
+    this.setCircuit(answered(this.store.circuit()), now);
+    return job.outage_since_ms === null ? job : this.store.update(job, { outage_since_ms: null });
+  }
+
+  /** Saves a changed circuit and says so in the log. Call inside a transaction. */
+  private setCircuit(next: Circuit, now: number): void {
+    const current = this.store.circuit();
+    if (JSON.stringify(next) === JSON.stringify(current)) return;
+    this.store.saveCircuit(next);
+    if (next.state !== current.state) {
+      log({ event: `circuit_${next.state}`, queue: this.queueName, openedAt: toIso(next.openedAtMs), nextProbeAt: toIso(next.probeAtMs), at: toIso(now) }, next.state === "closed" ? "info" : "warn");
+    }
+  }
+
+  /** Whether the attempt is still dispatched or running. */
+  private inFlight(attempt: { jobId: string; attempt: number }): boolean {
+    const job = this.store.get(attempt.jobId);
+    return job !== null && (job.state === "dispatched" || job.state === "running") && job.attempt === attempt.attempt;
   }
 
   /** Moves a job to a terminal state; its record expires RESULT_TTL_SECONDS later. */
@@ -490,9 +549,10 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     log({ event, queue: this.queueName, jobId: job.id, attempt: job.attempt, ...detail });
   }
 
-  /** Sets the one alarm to the earliest due timer, or clears it. */
+  /** Sets the one alarm to the earliest due timer (a retry, a lease, a record, the circuit's probe), or clears it. */
   private scheduleAlarm(): void {
-    const next = this.store.nextTimerMs();
+    const timers = [this.store.nextTimerMs(), this.store.circuit().probeAtMs].filter((at): at is number => at !== null);
+    const next = timers.length > 0 ? Math.min(...timers) : null;
     if (next === null) void this.ctx.storage.deleteAlarm();
     else void this.ctx.storage.setAlarm(next);
   }
@@ -596,3 +656,7 @@ async function sha256(text: string): Promise<string> {
 
 export const coordinatorFor = (env: AppEnv, queueName: string): DurableObjectStub<QueueCoordinator> =>
   env.QUEUE_COORDINATOR.getByName(queueName) as DurableObjectStub<QueueCoordinator>;
+
+function circuitView(circuit: Circuit) {
+  return { circuit: circuit.state, openedAt: toIso(circuit.openedAtMs), nextProbeAt: toIso(circuit.probeAtMs) };
+}

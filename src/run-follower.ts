@@ -171,7 +171,7 @@ export async function recordOutcome(
   const recorded = await withRetries((): Promise<Result<unknown, ReportRefusal>> =>
     outcome.status === "completed"
       ? coordinator.complete(task.jobId, task.attempt, outcome.result)
-      : coordinator.fail(task.jobId, task.attempt, { error: outcome.error, retryable: outcome.retryable }),
+      : coordinator.fail(task.jobId, task.attempt, { error: outcome.error, retryable: outcome.retryable, unreachable: outcome.unreachable }),
   );
   log({ event: `run_${outcome.status}`, ...fields, recorded: recorded.ok || recorded.code });
   return "recorded";

@@ -12,6 +12,7 @@
  * change, so stats and capacity checks never scan. Times are epoch ms, named `*_ms`.
  */
 import type { JobState, JobType, Priority } from "../jobs";
+import { CLOSED, type Circuit } from "./circuit";
 
 export type JobRow = {
   id: string;
@@ -39,6 +40,8 @@ export type JobRow = {
   next_retry_at_ms: number | null;
   lease_until_ms: number | null;
   expires_at_ms: number | null;
+  /** When this job's attempts first found LangGraph unreachable, until one finds it answering. */
+  outage_since_ms: number | null;
 };
 
 export type EventRow = {
@@ -55,10 +58,10 @@ export type JobUpdate = Partial<Mutable>;
 const UPDATABLE = new Set<keyof Mutable>([
   "state", "attempt", "retry_count", "progress", "current_step", "thread_id", "run_id",
   "result", "error", "started_at_ms", "attempt_started_at_ms", "ended_at_ms", "next_retry_at_ms",
-  "lease_until_ms", "expires_at_ms",
+  "lease_until_ms", "expires_at_ms", "outage_since_ms",
 ]);
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -113,6 +116,10 @@ const MIGRATIONS: Record<number, string> = {
     ALTER TABLE jobs DROP COLUMN claimed;
     DROP INDEX jobs_leased;
     CREATE INDEX jobs_leased ON jobs (lease_until_ms) WHERE state IN ('dispatched', 'running');
+  `,
+  // LangGraph outages: a job put back because LangGraph was unreachable remembers since when.
+  3: `
+    ALTER TABLE jobs ADD COLUMN outage_since_ms INTEGER;
   `,
 };
 
@@ -243,6 +250,16 @@ export class JobStore {
        AND (ended_at_ms IS NULL OR ended_at_ms >= ?)`,
       JSON.stringify(states), endedSinceMs,
     );
+  }
+
+  /** The queue's circuit breaker for LangGraph (circuit.ts), kept as a meta row. */
+  circuit(): Circuit {
+    const row = this.query<{ value: string }>("SELECT value FROM meta WHERE key = 'circuit'")[0];
+    return row ? (JSON.parse(row.value) as Circuit) : CLOSED;
+  }
+
+  saveCircuit(circuit: Circuit): void {
+    this.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('circuit', ?)", JSON.stringify(circuit));
   }
 
   /** Average run time of completed jobs of `type`, or null before the first. */

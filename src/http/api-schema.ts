@@ -1,9 +1,14 @@
 /** The request bodies of POST /functions/v1/queue-worker, validated once at the edge. */
 import { z } from "zod";
-import { JOB_TYPES, PRIORITY_SCORES, type JobState } from "../jobs";
+import { JOB_TYPES, PRIORITY_SCORES, type JobState, type JsonObject } from "../jobs";
 
 /** Largest request body accepted; the job payload is most of it. */
 export const MAX_BODY_BYTES = 64 * 1024;
+/**
+ * Largest payload stored, as JSON text. The body limit alone does not bound it: `1e20` in a
+ * body is stored as 21 digits.
+ */
+export const MAX_PAYLOAD_BYTES = 64 * 1024;
 /** Deepest nesting accepted in a payload: far deeper and serialising it would overflow the stack. */
 export const MAX_PAYLOAD_DEPTH = 64;
 
@@ -21,14 +26,16 @@ function depthOf(value: unknown): number {
   return deepest;
 }
 
-const queueName = z.string().min(1).max(64).optional();
+const queueName = z.string().min(1, "must be 1-64 characters").max(64, "must be 1-64 characters").optional();
 const jobId = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, "must be 1-128 characters of A-Z a-z 0-9 _ . : -");
 
 export const jobInput = z.object({
   id: jobId.optional(),
   type: z.enum(JOB_TYPES),
+  // Not z.record: it copies the payload key by key, and assigning a `__proto__` key drops it.
+  // The payload is stored and sent to LangGraph exactly as parsed.
   payload: z
-    .record(z.string(), z.unknown())
+    .custom<JsonObject>((value) => typeof value === "object" && value !== null && !Array.isArray(value), "must be a JSON object")
     .refine((payload) => depthOf(payload) <= MAX_PAYLOAD_DEPTH, `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`),
   priority: z.enum(Object.keys(PRIORITY_SCORES) as [keyof typeof PRIORITY_SCORES]).default("medium"),
   maxRetries: z.int().min(0).max(10).default(3),
@@ -47,9 +54,12 @@ export const actionRequest = z.discriminatedUnion("action", [
     queueName,
     status: listableStatus.optional(),
     limit: z.int().min(1).max(100).default(20),
-    cursor: z.string().regex(/^\d{1,15}(:\d{1,15})?$/, "must be a nextCursor from an earlier list").optional(),
+    cursor: z.string().regex(/^\d{1,15}(:\d{1,15})?$/, "must be a nextCursor from an earlier list (digits and ':', at most 31 characters)").optional(),
   }),
   z.object({ action: z.literal("history"), queueName, jobId }),
 ]);
 export type ActionRequest = z.infer<typeof actionRequest>;
 export type ListRequest = Extract<ActionRequest, { action: "list" }>;
+
+/** The payload's size as stored: UTF-8 bytes of its JSON text. */
+export const payloadBytes = (payload: JsonObject): number => new TextEncoder().encode(JSON.stringify(payload)).byteLength;

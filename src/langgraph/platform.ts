@@ -11,7 +11,7 @@
  */
 import { Client, type Run } from "@langchain/langgraph-sdk";
 import {
-  errorMessage, isRetryableStatus, probe, type ClientSettings, type FollowContext, type LangGraphClient,
+  errorMessage, isRetryableStatus, probe, type AttemptFailed, type ClientSettings, type FollowContext, type LangGraphClient,
   type LangGraphHealth, type LangGraphJob, type RunCheck, type RunOutcome, type StartOutcome, type StopReason,
 } from "./shared";
 
@@ -111,25 +111,25 @@ export class PlatformClient implements LangGraphClient {
       if (reason?.jobOver) await this.cancelRun(threadId, runId);
       return { status: "failed", error: `stopped: ${reason?.code ?? "aborted"}`, retryable: false };
     }
-    return this.settle(threadId, runId, endedRun, { runError, streamBreak, deadlinePassed: stopListening.aborted });
+    return this.settle(job, runId, endedRun, { runError, streamBreak, deadlinePassed: stopListening.aborted });
   }
 
   /** After the stream ends: the run's own status says how it went (a join does not report errors). */
   private async settle(
-    threadId: string,
+    job: LangGraphJob,
     runId: string,
     endedRun: Run | undefined,
     { runError, streamBreak, deadlinePassed }: { runError?: string; streamBreak?: string; deadlinePassed: boolean },
   ): Promise<RunOutcome> {
     let run;
     try {
-      run = endedRun ?? (await this.client.runs.get(threadId, runId));
+      run = endedRun ?? (await this.client.runs.get(job.threadId, runId));
     } catch (error) {
-      return { status: "failed", error: `could not read run ${runId}: ${errorMessage(error)}`, retryable: true };
+      return { ...failure(error, job, this.settings.baseUrl), error: `could not read run ${runId}: ${errorMessage(error)}` };
     }
     switch (run.status) {
       case "success":
-        return this.finalState(threadId);
+        return this.finalState(job.threadId);
       case "pending":
       case "running":
         // Still going: past the deadline we let go and rejoin later; otherwise the stream kept breaking.
@@ -226,11 +226,11 @@ export class RunEndWatch {
 const httpStatus = (error: unknown): number | undefined =>
   typeof (error as { status?: unknown })?.status === "number" ? (error as { status: number }).status : undefined;
 
-function failure(error: unknown, job: LangGraphJob, baseUrl: string): { status: "failed"; error: string; retryable: boolean } {
+function failure(error: unknown, job: LangGraphJob, baseUrl: string): AttemptFailed {
   const status = httpStatus(error);
   const message = errorMessage(error).slice(0, 500);
   if (status === undefined) {
-    return { status: "failed", error: `LangGraph unreachable at ${baseUrl}: ${message}`, retryable: true };
+    return { status: "failed", error: `LangGraph unreachable at ${baseUrl}: ${message}`, retryable: true, unreachable: true };
   }
   const hint =
     status === 404 ? ` (is there a graph or assistant named "${job.type}"?)`

@@ -36,7 +36,10 @@ export type StartOutcome =
   | { status: "started"; runId: string | null }
   /** The thread's run had already succeeded while nobody listened: that is the result. */
   | { status: "completed"; result: unknown }
-  | { status: "failed"; error: string; retryable: boolean };
+  | AttemptFailed;
+
+/** `unreachable`: LangGraph gave no answer at all (refused, reset, timed out): not the job's fault. */
+export type AttemptFailed = { status: "failed"; error: string; retryable: boolean; unreachable?: boolean };
 
 export interface FollowContext {
   /** Aborted, with a StopReason, when the attempt must stop: stop, record nothing. */
@@ -48,7 +51,7 @@ export interface FollowContext {
 
 export type RunOutcome =
   | { status: "completed"; result: unknown }
-  | { status: "failed"; error: string; retryable: boolean }
+  | AttemptFailed
   /** The run goes on: the deadline came first. The next follower invocation rejoins it. */
   | { status: "detached" };
 

@@ -41,7 +41,8 @@ export class WorkflowsClient implements LangGraphClient {
         // This contract has no run to rejoin later, and the next attempt would run as long.
         return { status: "failed", error: "the workflow ran longer than RUN_BUDGET_SECONDS, and /workflows/execute cannot be rejoined", retryable: false };
       }
-      return { status: "failed", error: `LangGraph unreachable at ${this.settings.baseUrl}: ${errorMessage(error)}`, retryable: true };
+      if (signal.aborted) return { status: "failed", error: `stopped: ${errorMessage(signal.reason)}`, retryable: false };
+      return { status: "failed", error: `LangGraph unreachable at ${this.settings.baseUrl}: ${errorMessage(error)}`, retryable: true, unreachable: true };
     }
     if (!response.ok) {
       return {

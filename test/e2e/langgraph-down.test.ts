@@ -1,7 +1,8 @@
 /**
- * LangGraph unreachable: a Worker of its own, pointed at a port nobody listens on. Each attempt
- * fails to connect; the job is retried with backoff while retries remain, then fails with an
- * error that says LangGraph could not be reached.
+ * LangGraph unreachable: a Worker of its own, pointed at a port nobody listens on. An attempt
+ * that cannot reach LangGraph is not the job's fault: the job goes back to the queue without
+ * spending a retry, the queue's circuit opens and probes LangGraph with one job now and then,
+ * and the job fails only once the outage has lasted JOB_TIMEOUT_SECONDS (3 s here).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -17,7 +18,7 @@ let deadUrl: string;
 beforeAll(async () => {
   persistDir = await mkdtemp(join(tmpdir(), "queue-worker-e2e-down-"));
   deadUrl = `http://127.0.0.1:${await freePort()}`;
-  worker = await startQueueWorker({ name: "langgraph-down", langgraphUrl: deadUrl, persistDir });
+  worker = await startQueueWorker({ name: "langgraph-down", langgraphUrl: deadUrl, persistDir, vars: { JOB_TIMEOUT_SECONDS: "3" } });
 });
 
 afterAll(async () => {
@@ -25,7 +26,7 @@ afterAll(async () => {
   await rm(persistDir, { recursive: true, force: true });
 });
 
-it("retries a job while LangGraph is down, then fails it with the connection error", async () => {
+it("holds a job while LangGraph is down without spending its retries, then fails it once the outage outlasts JOB_TIMEOUT_SECONDS", async () => {
   const queue = new QueueClient(worker.url, "e2e-f");
   const health = await (await fetch(`${worker.url}/health`)).json();
   expect(health).toMatchObject({ success: true, data: { status: "ok", langgraph: { ok: false } } });
@@ -33,14 +34,16 @@ it("retries a job while LangGraph is down, then fails it with the connection err
   const jobId = uniqueJobId("no-langgraph");
   await queue.enqueue({ id: jobId, type: "research_workflow", payload: { itemName: "unreachable" }, maxRetries: 1 });
 
-  const job = await queue.waitForEnd(jobId, "failed");
-  expect(job.retryCount).toBe(1);
+  const job = await queue.waitForEnd(jobId, "failed", { timeoutMs: 30_000 });
+  expect(job.retryCount).toBe(0);
+  expect(job.error).toContain("LangGraph unreachable for more than 3s");
   expect(job.error).toContain(`LangGraph unreachable at ${deadUrl}`);
 
-  const events = await queue.history(jobId);
-  expect(events.map((e) => e.event)).toEqual(
-    expect.arrayContaining(["queued", "dispatched", "started", "retry_scheduled", "failed"]),
-  );
-  expect(events.filter((e) => e.event === "started").map((e) => e.attempt)).toEqual([1, 2]);
-  expect(events.at(-1)).toMatchObject({ event: "failed", attempt: 2 });
+  const events = (await queue.history(jobId)).map((e) => e.event);
+  // The first attempt, then the circuit's probes (after 1 s, 2 s …), each put back unspent.
+  expect(events.filter((e) => e === "outage").length).toBeGreaterThanOrEqual(2);
+  expect(events).not.toContain("retry_scheduled");
+  expect(events.at(-1)).toBe("failed");
+  const stats = await queue.call<{ langgraph: { circuit: string } }>({ action: "stats" });
+  expect(stats.langgraph.circuit).toBe("open");
 });

@@ -35,20 +35,15 @@ describe("following a run", () => {
     expect(status.error).toMatch(/LangGraph answered 422/);
   });
 
-  it("retries when LangGraph is down, then fails with the error when retries run out", async () => {
+  it("puts the job back without spending a retry when LangGraph is unreachable, and opens the circuit", async () => {
     const { queue, task } = await claimed(`down-${crypto.randomUUID()}`, {}, 1);
-    const down = { ...env, LANGGRAPH_API_URL: "http://127.0.0.1:9" };
-    await followRun(task, down);
-    const first = await statusOf(queue, task.jobId);
-    expect(first).toMatchObject({ status: "queued", retryCount: 1 });
-    expect(first.error).toMatch(/LangGraph unreachable/);
-
-    await queue.runTimers(Date.parse(first.nextRetryAt!));
-    expect(await queue.claim(task.jobId, 2)).toMatchObject({ ok: true });
-    await followRun({ ...task, attempt: 2, firstRun: false }, down);
-    const last = await statusOf(queue, task.jobId);
-    expect(last).toMatchObject({ status: "failed", retryCount: 1 });
-    expect(last.error).toMatch(/LangGraph unreachable/);
+    await followRun(task, { ...env, LANGGRAPH_API_URL: "http://127.0.0.1:9" });
+    const status = await statusOf(queue, task.jobId);
+    expect(status).toMatchObject({ status: "queued", retryCount: 0, nextRetryAt: null });
+    expect(status.error).toMatch(/LangGraph unreachable/);
+    expect((await queue.stats()).langgraph).toMatchObject({ circuit: "open" });
+    const history = await queue.history(task.jobId);
+    expect(history.ok && history.data.events.map((e) => e.event).at(-1)).toBe("outage");
   });
 
   it("fails a workflows-flavour job that outlives RUN_BUDGET_SECONDS, as its call cannot be rejoined", async () => {
