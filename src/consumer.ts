@@ -60,17 +60,19 @@ export async function runJobMessage(message: JobMessage, env: AppEnv): Promise<v
   const report = (call: () => Promise<Result<unknown, ReportRefusal>>) => withRetries(call);
   switch (started.status) {
     case "started": {
-      const { runId } = started;
+      const { runId, threadId = task.threadId } = started;
       if (runId) {
         // Recorded before the hand-over, so that the sweep knows the run should the hand-over fail.
-        const known = await report(() => coordinator.report(message.jobId, message.attempt, { runId }));
+        const newThread = threadId !== task.threadId ? { threadId } : {};
+        const known = await report(() => coordinator.report(message.jobId, message.attempt, { runId, ...newThread }));
         if (!known.ok) {
-          if (jobIsOver(known.code)) await client.cancelRun(task.threadId, runId);
+          if (jobIsOver(known.code)) await client.cancelRun(threadId, runId);
           log({ event: "run_abandoned", ...fields, runId, reason: known.code });
           return;
         }
       }
-      await withRetries(() => followerFor(env, task.threadId).follow({ ...task, runId } satisfies FollowTask));
+      const { retryCount: _, afterOutage: __, ...followed } = task;
+      await withRetries(() => followerFor(env, threadId).follow({ ...followed, threadId, runId } satisfies FollowTask));
       log({ event: "run_handed_to_follower", ...fields, runId });
       return;
     }

@@ -41,9 +41,10 @@ export interface JobMessage {
  * What a consumer needs to start an attempt it has claimed, and its follower to follow it. The
  * payload travels as JSON text (`payloadJson`): RPC types cannot carry an arbitrary JSON object
  * type. `threadId` is the job's LangGraph thread, the same for every attempt; `firstRun` says no
- * earlier attempt was ever claimed, so the thread has no run yet.
+ * earlier attempt was ever claimed, so the thread has no run yet; `afterOutage` that an earlier
+ * attempt found LangGraph unreachable, so a run it left "running" may be one LangGraph lost.
  */
-export type ClaimedJob = Omit<FollowTask, "runId"> & { retryCount: number };
+export type ClaimedJob = Omit<FollowTask, "runId"> & { retryCount: number; afterOutage: boolean };
 
 /** A job whose LangGraph run the sweep should look at. */
 export interface RunToCheck {
@@ -59,6 +60,8 @@ export interface ProgressReport {
   runId?: string;
   /** A follower took up this attempt's run again (its budget ran out, or it died). */
   rejoined?: boolean;
+  /** The job's run goes on in a copy of its thread from now on (LangGraph lost the original's run). */
+  threadId?: string;
 }
 
 /**
@@ -248,6 +251,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
         data: {
           jobId, queueName: this.queueName, type: claimed.type, payloadJson: claimed.payload, attempt,
           retryCount: claimed.retry_count, threadId: claimed.thread_id!, firstRun: job!.started_at_ms === null,
+          afterOutage: claimed.outage_since_ms !== null,
         },
       };
     });
@@ -264,11 +268,15 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       if (update.progress !== undefined) change.progress = Math.max(0, Math.min(100, Math.round(update.progress)));
       if (update.currentStep !== undefined) change.current_step = update.currentStep;
       if (update.runId !== undefined) change.run_id = update.runId;
+      if (update.threadId !== undefined) change.thread_id = update.threadId;
       let updated = this.store.update(job!, change);
       // A run was created: LangGraph answers.
       if (update.runId !== undefined) updated = this.langGraphAnswered(updated, now);
       if (update.currentStep !== undefined && update.currentStep !== job!.current_step) {
         this.record(updated, "progress", now, { progress: updated.progress, step: updated.current_step });
+      }
+      if (update.threadId !== undefined && update.threadId !== job!.thread_id) {
+        this.record(updated, "thread_replaced", now, { from: job!.thread_id, to: updated.thread_id });
       }
       if (update.runId !== undefined && update.runId !== job!.run_id) {
         this.record(updated, "run_created", now, { threadId: updated.thread_id, runId: updated.run_id });

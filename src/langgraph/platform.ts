@@ -17,6 +17,8 @@ import {
 
 const STREAM_MODES: ("updates" | "custom")[] = ["updates", "custom"];
 const ACTIVE = new Set(["pending", "running"]);
+/** How long an interrupted run has to stop before it is taken for lost (recoverAfterOutage). */
+const LOST_RUN_GRACE_MS = 2000;
 /** How many times a stream that breaks while its run goes on is rejoined in one follow. */
 const MAX_REJOINS = 3;
 /**
@@ -44,15 +46,40 @@ export class PlatformClient implements LangGraphClient {
         await this.client.threads.create({ threadId, ifExists: "do_nothing", metadata: { queueName: job.queueName, jobId: job.jobId } });
         const latest = await this.latestRun(threadId);
         if (latest?.status === "success") return await this.finalState(threadId);
-        if (latest && ACTIVE.has(latest.status)) return { status: "started", runId: latest.run_id };
+        if (latest && ACTIVE.has(latest.status)) {
+          return job.afterOutage ? await this.recoverAfterOutage(job, latest.run_id) : { status: "started", runId: latest.run_id };
+        }
         // After a failed run, resume from its checkpoint; with none (it failed before its first
         // step, or was cancelled while pending), `input: null` would fail: start from the payload.
-        if (latest && (await this.hasCheckpoint(threadId))) return await this.createRun(job, null);
+        if (latest) return await this.resume(job);
       }
       return await this.createRun(job, job.payload);
     } catch (error) {
       return failure(error, job, this.settings.baseUrl);
     }
+  }
+
+  /**
+   * After an outage the thread's run still says it is going, but LangGraph may have lost it (the
+   * JS dev server, killed mid-run, keeps such a run "running" for ever and starts no other run on
+   * its thread). A run that is alive stops when interrupted: then the attempt resumes on the same
+   * thread from its checkpoint. One that does not is lost: the attempt resumes from the same
+   * checkpoint in a copy of the thread, which has the checkpoints and not the lost run.
+   */
+  private async recoverAfterOutage(job: LangGraphJob, runId: string): Promise<StartOutcome> {
+    await this.cancelRun(job.threadId, runId);
+    for (const deadline = Date.now() + LOST_RUN_GRACE_MS; Date.now() < deadline; ) {
+      if (!ACTIVE.has((await this.client.runs.get(job.threadId, runId)).status)) return this.resume(job);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const copy = await this.client.threads.copy(job.threadId);
+    const started = await this.resume({ ...job, threadId: copy.thread_id });
+    return started.status === "started" ? { ...started, threadId: copy.thread_id } : started;
+  }
+
+  /** A new run from the thread's checkpoint, or from the payload when it has none. */
+  private async resume(job: LangGraphJob): Promise<StartOutcome> {
+    return this.createRun(job, (await this.hasCheckpoint(job.threadId)) ? null : job.payload);
   }
 
   /** One request: the thread is created with the run when it does not exist yet. */

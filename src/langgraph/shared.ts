@@ -14,6 +14,8 @@ export interface LangGraphJob {
   threadId: string;
   /** No earlier attempt of this job was ever taken on, so its thread has no run yet. */
   firstRun: boolean;
+  /** An earlier attempt found LangGraph unreachable: a run it left "running" may be one LangGraph lost. */
+  afterOutage?: boolean;
 }
 
 /** Progress, step and LangGraph ids as they become known. */
@@ -32,8 +34,11 @@ export interface StopReason {
 
 /** What starting (or resuming) an attempt on LangGraph gave. */
 export type StartOutcome =
-  /** A run is going; `runId` is null for a flavour whose run is the follow call itself. */
-  | { status: "started"; runId: string | null }
+  /**
+   * A run is going; `runId` is null for a flavour whose run is the follow call itself.
+   * `threadId`: the run goes on in this copy of the job's thread (LangGraph lost the original's run).
+   */
+  | { status: "started"; runId: string | null; threadId?: string }
   /** The thread's run had already succeeded while nobody listened: that is the result. */
   | { status: "completed"; result: unknown }
   | AttemptFailed;
