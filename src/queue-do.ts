@@ -348,8 +348,12 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     };
   }
 
-  /** The sweep found that a job's run succeeded while nobody listened: record its result. */
-  async recordFinishedRun(jobId: string, attempt: number, result: unknown, now = Date.now()): Promise<boolean> {
+  /**
+   * The sweep found that a job's run succeeded while nobody listened: record its result. Its
+   * process time is the run's own (`runMs`, from LangGraph), not the time since the attempt
+   * started, which may include a backoff the job waited out after its lease expired.
+   */
+  async recordFinishedRun(jobId: string, attempt: number, result: unknown, runMs: number, now = Date.now()): Promise<boolean> {
     const resultJson = JSON.stringify(result ?? null);
     const tooLarge = resultTooLarge(resultJson);
     const recorded = this.ctx.storage.transactionSync(() => {
@@ -357,7 +361,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       if (!job || job.attempt !== attempt || (job.state !== "running" && job.state !== "delayed")) return false;
       const answeredJob = this.langGraphAnswered(job, now);
       if (tooLarge) this.failAttempt(answeredJob, { error: tooLarge, retryable: false }, now);
-      else this.finish(answeredJob, resultJson, now, { reconciled: true });
+      else this.finish(answeredJob, resultJson, now, { reconciled: true }, runMs);
       return true;
     });
     if (recorded) await this.dispatchReadyJobs(now);
@@ -456,8 +460,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   }
 
   /** Completes a job; its run time feeds the queue's and the job type's averages. */
-  private finish(job: JobRow, resultJson: string, now: number, detail: Record<string, unknown>): void {
-    const durationMs = now - (job.attempt_started_at_ms ?? now);
+  private finish(job: JobRow, resultJson: string, now: number, detail: Record<string, unknown>, durationMs = now - (job.attempt_started_at_ms ?? now)): void {
     this.store.bump("completed_total", 1);
     this.store.bump("process_ms_total", durationMs);
     this.store.bump(`completed:${job.type}`, 1);

@@ -16,7 +16,7 @@ export async function sweepQueue(env: AppEnv, queueName: string): Promise<void> 
   let recovered = 0;
   for (const job of unfinished) {
     const check = await langgraph.checkRun(job.threadId, job.runId);
-    if (check.status === "completed" && (await coordinator.recordFinishedRun(job.jobId, job.attempt, check.result))) recovered++;
+    if (check.status === "completed" && (await coordinator.recordFinishedRun(job.jobId, job.attempt, check.result, check.runMs))) recovered++;
   }
   for (const job of stopped) {
     if ((await langgraph.checkRun(job.threadId, job.runId)).status === "active") await langgraph.cancelRun(job.threadId, job.runId);

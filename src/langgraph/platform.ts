@@ -195,7 +195,8 @@ export class PlatformClient implements LangGraphClient {
       if (ACTIVE.has(run.status)) return { status: "active" };
       if (run.status !== "success") return { status: "ended" };
       const outcome = await this.finalState(threadId);
-      return outcome.status === "completed" ? outcome : { status: "ended" };
+      const runMs = Math.max(0, Date.parse(run.updated_at) - Date.parse(run.created_at));
+      return outcome.status === "completed" ? { ...outcome, runMs } : { status: "ended" };
     } catch (error) {
       return { status: "unknown", error: errorMessage(error) };
     }

@@ -63,7 +63,8 @@ export type RunOutcome =
 /** What the cron sweep learns of a run nobody may be listening to. */
 export type RunCheck =
   | { status: "active" }
-  | { status: "completed"; result: unknown }
+  /** `runMs`: how long the run took, by LangGraph's own timestamps. */
+  | { status: "completed"; result: unknown; runMs: number }
   | { status: "ended" }
   | { status: "unknown"; error: string };
 
