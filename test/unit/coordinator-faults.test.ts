@@ -1,0 +1,83 @@
+/**
+ * Faults this runtime cannot cause on its own, injected by replacing one binding of one object:
+ * the Cloudflare Queue refusing a send, and the coordinator unreachable for a follower. Each
+ * test says which binding it replaces. Everything else is the real coordinator.
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { QueueConfig } from "../../src/config";
+import { DISPATCH_LEASE_MS, type QueueCoordinator } from "../../src/queue-do";
+import { recordOutcome } from "../../src/run-follower";
+import { claimed, freshCoordinator, job, statusOf } from "../support/jobs";
+
+type Stub = DurableObjectStub<QueueCoordinator>;
+
+/** Replaces the object's Queue binding (and, if given, its limits) until `restore` is called. */
+async function withQueue(queue: Stub, sendBatch: (messages: MessageSendRequest[]) => Promise<unknown>, config: Partial<QueueConfig> = {}) {
+  await runInDurableObject(queue, (instance) => {
+    const inner = instance as unknown as { env: Env; config: QueueConfig; realEnv?: Env; realConfig?: QueueConfig };
+    inner.realEnv ??= inner.env;
+    inner.realConfig ??= inner.config;
+    inner.env = { ...inner.realEnv, JOB_QUEUE: { ...inner.realEnv.JOB_QUEUE, sendBatch } as unknown as Queue };
+    inner.config = { ...inner.realConfig, ...config };
+  });
+}
+
+describe("the Queue refusing a send", () => {
+  it("brings a job whose dispatch could not be sent back through its dispatch lease, without spending a retry", async () => {
+    const queue = freshCoordinator();
+    await withQueue(queue, () => Promise.reject(new Error("Queue send failed (injected)")));
+    const now = Date.now();
+    await queue.enqueue(job("unsent"), now);
+    // Dispatched (the transaction committed), but no consumer will ever hear of it.
+    expect(await statusOf(queue, "unsent")).toMatchObject({ status: "queued", queuePosition: 0 });
+
+    await withQueue(queue, (messages) => env.JOB_QUEUE.sendBatch(messages));
+    await queue.runTimers(now + DISPATCH_LEASE_MS);
+    expect(await statusOf(queue, "unsent")).toMatchObject({ status: "queued", queuePosition: 0, retryCount: 0 });
+    expect(await queue.claim("unsent", 2, now + DISPATCH_LEASE_MS)).toMatchObject({ ok: true });
+    const history = await queue.history("unsent");
+    expect(history.ok && history.data.events.map((e) => e.event)).toEqual(["queued", "dispatched", "dispatch_expired", "dispatched", "started"]);
+  });
+
+  it("sends a dispatch of more than 100 jobs in batches of at most 100, the Queues limit", async () => {
+    const queue = freshCoordinator();
+    const batches: number[] = [];
+    // No slots while the 250 jobs arrive, then 250 slots: one dispatch of all of them.
+    await withQueue(queue, async (messages) => void batches.push(messages.length), { concurrency: 0, capacity: 300 });
+    const now = Date.now();
+    for (let i = 0; i < 250; i++) await queue.enqueue(job(`bulk-${i}`), now);
+    expect(batches).toEqual([]);
+    await withQueue(queue, async (messages) => void batches.push(messages.length), { concurrency: 250, capacity: 300 });
+    await queue.runTimers(now);
+    expect(batches).toEqual([100, 100, 50]);
+  });
+});
+
+describe("a follower's final report", () => {
+  it("is retried when the coordinator cannot be reached, and recorded once", async () => {
+    const { queue, task } = await claimed(`report-${crypto.randomUUID()}`);
+    let failures = 0;
+    // The coordinator namespace as a follower sees it: its first complete() call fails.
+    const flaky = {
+      ...env,
+      QUEUE_COORDINATOR: {
+        getByName: (name: string) => {
+          const stub = env.QUEUE_COORDINATOR.getByName(name);
+          return new Proxy(stub, {
+            get: (target, key) =>
+              key === "complete" && failures++ === 0
+                ? () => Promise.reject(new Error("Network connection lost (injected)"))
+                : Reflect.get(target, key),
+          });
+        },
+      } as unknown as Env["QUEUE_COORDINATOR"],
+    };
+    expect(await recordOutcome(task, flaky, { status: "completed", result: { ok: true } })).toBe("recorded");
+    expect(failures).toBe(2);
+    expect(await statusOf(queue, task.jobId)).toMatchObject({ status: "completed", result: { ok: true } });
+    const history = await queue.history(task.jobId);
+    expect(history.ok && history.data.events.filter((e) => e.event === "completed")).toHaveLength(1);
+  });
+});
