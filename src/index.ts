@@ -102,12 +102,14 @@ function unwrap<T, Code extends keyof typeof ERROR_STATUS>(result: { ok: true; d
 
 /**
  * The body is parsed as JSON whatever its Content-Type: the seed's curl examples post JSON
- * without one. Hono's zValidator would reject those, so validation is done here.
+ * without one (curl -d says form-urlencoded). Hono's zValidator would reject those, so
+ * validation is done here; the bytes are decoded here too, as the runtime warns about text()
+ * on a body whose Content-Type is not text.
  */
 async function parseRequest(c: AppContext): Promise<ActionRequest> {
   let body: unknown;
   try {
-    body = JSON.parse(await c.req.text());
+    body = JSON.parse(new TextDecoder().decode(await c.req.arrayBuffer()));
   } catch {
     throw new ApiError("INVALID_REQUEST", "request body is not valid JSON");
   }

@@ -7,28 +7,7 @@ import { createExecutionContext, createScheduledController, runInDurableObject, 
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
-
-const ENDPOINT = "https://queue.test/functions/v1/queue-worker";
-const AUTH = { authorization: "Bearer test-key-1" };
-
-interface Envelope {
-  success: boolean;
-  data?: any;
-  error?: string;
-  code?: string;
-  details?: any;
-}
-
-async function call(body: unknown, headers: Record<string, string> = AUTH) {
-  const response = await exports.default.fetch(ENDPOINT, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
-  return { status: response.status, headers: response.headers, body: (await response.json()) as Envelope };
-}
-
-const uniqueId = (prefix: string) => `${prefix}_${crypto.randomUUID().slice(0, 8)}`;
+import { call, ENDPOINT, uniqueId, waitForStatus } from "./http";
 
 const seedJob = (id: string) => ({
   id,
@@ -37,17 +16,6 @@ const seedJob = (id: string) => ({
   priority: "high",
   maxRetries: 3,
 });
-
-async function waitForStatus(jobId: string, statuses: string[], queueName?: string) {
-  let last: Envelope | undefined;
-  await expect
-    .poll(async () => {
-      last = (await call({ action: "status", jobId, queueName })).body;
-      return statuses.includes(last.data?.status);
-    }, { timeout: 10_000, interval: 50 })
-    .toBe(true);
-  return last!.data;
-}
 
 describe("auth", () => {
   it("refuses a request without credentials or with a wrong key", async () => {
@@ -127,7 +95,7 @@ describe("actions", () => {
   it("answers stats with every counter", async () => {
     const { body } = await call({ action: "stats", queueName: "langgraph-queue" });
     expect(Object.keys(body.data).sort()).toEqual([
-      "averageProcessTime", "cancelledJobs", "capacity", "completedJobs", "concurrency", "failedJobs",
+      "averageProcessTime", "cancelledJobs", "capacity", "completedJobs", "concurrency", "failedJobs", "langgraph",
       "queueName", "queuedJobs", "runningJobs", "successRate", "totalJobs",
     ]);
     expect(body.data).toMatchObject({ queueName: "langgraph-queue", capacity: 30, concurrency: 5 });
