@@ -27,8 +27,14 @@ type AppContext = Context<{ Bindings: AppEnv }>;
 const app = new Hono<{ Bindings: AppEnv }>();
 
 app.get("/health", async (c) => {
-  const langgraph = await langGraphClient(c.env).health();
-  return c.json({ success: true, data: { status: "ok", langgraph } });
+  const names = queueNames(c.env);
+  const [langgraph, circuits] = await Promise.all([
+    langGraphClient(c.env).health(),
+    Promise.all(names.map((name) => coordinatorFor(c.env, name).circuit())),
+  ]);
+  // Each queue's LangGraph circuit: "open" while it holds jobs back because LangGraph was unreachable.
+  const queues = Object.fromEntries(names.map((name, i) => [name, circuits[i]]));
+  return c.json({ success: true, data: { status: "ok", langgraph, queues } });
 });
 
 app.use(ENDPOINT, (c, next) => endpointCors(c.env, c.req.header("origin"))(c, next));

@@ -416,6 +416,11 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     return { timedOut };
   }
 
+  /** The queue's LangGraph circuit, for /health. */
+  circuit() {
+    return circuitView(this.store.circuit());
+  }
+
   /** SQLite rows read and written by this instance so far (benchmarks, debugging). */
   storageIo(): { rowsRead: number; rowsWritten: number } {
     return { ...this.store.io };

@@ -46,4 +46,6 @@ it("holds a job while LangGraph is down without spending its retries, then fails
   expect(events.at(-1)).toBe("failed");
   const stats = await queue.call<{ langgraph: { circuit: string } }>({ action: "stats" });
   expect(stats.langgraph.circuit).toBe("open");
+  const after = await (await fetch(`${worker.url}/health`)).json();
+  expect(after).toMatchObject({ data: { queues: { "e2e-f": { circuit: "open" } } } });
 });

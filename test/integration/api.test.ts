@@ -199,7 +199,15 @@ describe("health", () => {
   it("reports the worker up and LangGraph answering, without auth", async () => {
     const response = await exports.default.fetch("https://queue.test/health");
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ success: true, data: { status: "ok", langgraph: { ok: true, flavor: "workflows" } } });
+    expect(await response.json()).toMatchObject({
+      success: true,
+      data: {
+        status: "ok",
+        langgraph: { ok: true, flavor: "workflows" },
+        // Every configured queue's circuit: closed while LangGraph answers its jobs.
+        queues: { "langgraph-queue": { circuit: "closed" }, reports: { circuit: "closed" } },
+      },
+    });
   });
 });
 
