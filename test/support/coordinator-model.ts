@@ -1,0 +1,474 @@
+/**
+ * A reference model of one QueueCoordinator, written from the README's "Job lifecycle" and the
+ * circuit breaker's description, not from queue-do.ts: plain objects in a Map, no SQL, no
+ * indexes, no counters, every rule spelled out once. test/unit/coordinator-model.test.ts drives
+ * it and the real coordinator with the same random operations and compares them after each.
+ *
+ * Choices where the descriptions leave room, made as the coordinator makes them:
+ *  - after every operation the best ready jobs fill the free slots, as the circuit allows
+ *    ("whenever a slot frees or a job arrives"), so nothing ready ever waits beside a free slot;
+ *  - "longer than JOB_TIMEOUT_SECONDS" (a run's, an outage's) includes exactly that long;
+ *  - half-open, a probe that is no longer in flight without having shown anything (its dispatch
+ *    or lease expired, it was cancelled or dead-lettered) is replaced by the next best job.
+ *
+ * The configuration is the `unit` project's (vitest.config.ts) plus the defaults of
+ * RESULT_TTL_SECONDS and JOB_TIMEOUT_SECONDS. Retry jitter is the one thing the model cannot
+ * know: it keeps the allowed range and adopts the coordinator's value once it is in range.
+ */
+import type { JobType, Priority } from "../../src/jobs";
+
+export const CONFIG = {
+  capacity: 20,
+  concurrency: 2,
+  retryBaseMs: 200,
+  retryMaxMs: 1000,
+  resultTtlMs: 24 * 3_600_000,
+  jobTimeoutMs: 3_600_000,
+  leaseMs: 30_000,
+  dispatchLeaseMs: 60_000,
+  probeFirstMs: 1000,
+  probeMaxMs: 15_000,
+  recentlyStoppedMs: 3 * 60_000,
+  /** What the coordinator assumes a job takes before it has finished one. */
+  defaultProcessSeconds: 60,
+} as const;
+
+export const SCORES: Record<Priority, number> = { high: 100, medium: 50, low: 10 };
+
+export type State = "queued" | "delayed" | "dispatched" | "running" | "completed" | "failed" | "cancelled";
+export const STATES: readonly State[] = ["queued", "delayed", "dispatched", "running", "completed", "failed", "cancelled"];
+export const TERMINAL: readonly State[] = ["completed", "failed", "cancelled"];
+export type PublicStatus = "queued" | "running" | "completed" | "failed" | "cancelled";
+export const publicOf = (state: State): PublicStatus => (state === "delayed" || state === "dispatched" ? "queued" : state);
+export const inFlight = (state: State): boolean => state === "dispatched" || state === "running";
+
+export interface Body {
+  type: JobType;
+  payload: Record<string, string | number>;
+}
+
+export interface ModelEvent {
+  event: string;
+  attempt: number;
+  at: number;
+  /** The part of the event's detail the model is sure of. */
+  detail?: Record<string, unknown>;
+}
+
+/** An error the model expects: exactly this text, or (for the coordinator's own wording) a pattern. */
+export type ExpectedError = string | RegExp | null;
+
+export interface ModelJob {
+  id: string;
+  seq: number;
+  body: Body;
+  priority: Priority;
+  maxRetries: number;
+  state: State;
+  attempt: number;
+  retryCount: number;
+  progress: number;
+  currentStep: string | null;
+  runId: string | null;
+  /** Its LangGraph thread: derived by the coordinator at enqueue (the model learns it then), replaced by a follower's report. */
+  threadId: string | null;
+  result: unknown;
+  error: ExpectedError;
+  enqueuedAt: number;
+  startedAt: number | null;
+  attemptStartedAt: number | null;
+  endedAt: number | null;
+  /** A number once known; a range right after a retry is scheduled (the backoff's jitter). */
+  nextRetryAt: number | { min: number; max: number } | null;
+  leaseUntil: number | null;
+  expiresAt: number | null;
+  /** When this job's attempts first found LangGraph unreachable, until one found it answering. */
+  outageSince: number | null;
+  claims: number;
+  events: ModelEvent[];
+}
+
+export interface Circuit {
+  state: "closed" | "open" | "half_open";
+  openedAt: number | null;
+  probeAt: number | null;
+  probeDelayMs: number;
+  /** While half-open: the attempt sent as the probe. */
+  probe: { id: string; attempt: number } | null;
+}
+const CLOSED: Circuit = { state: "closed", openedAt: null, probeAt: null, probeDelayMs: 0, probe: null };
+
+export type Refusal = "JOB_NOT_FOUND" | "JOB_CANCELLED" | "JOB_ENDED" | "STALE_ATTEMPT" | "DUPLICATE_DELIVERY";
+
+export interface ProgressUpdate {
+  progress?: number;
+  currentStep?: string;
+  runId?: string;
+  rejoined?: boolean;
+  threadId?: string;
+}
+
+export interface Failure {
+  error: string;
+  retryable: boolean;
+  unreachable?: boolean;
+}
+
+/** How a job's dispatch order compares: higher score first, then enqueued first. */
+export const ranksBefore = (a: { score: number; seq: number }, b: { score: number; seq: number }): boolean =>
+  a.score > b.score || (a.score === b.score && a.seq < b.seq);
+
+export const bodyKey = (body: Body): string => `${body.type}:${JSON.stringify(Object.entries(body.payload).sort(([a], [b]) => (a < b ? -1 : 1)))}`;
+
+export class CoordinatorModel {
+  now: number;
+  readonly jobs = new Map<string, ModelJob>();
+  circuit: Circuit = CLOSED;
+  seq = 0;
+  completedTotal = 0;
+  failedTotal = 0;
+  processMsTotal = 0;
+  readonly byType = new Map<string, { completed: number; processMs: number }>();
+
+  constructor(now: number) {
+    this.now = now;
+  }
+
+  // ─── Queries ───────────────────────────────────────────────────────────────────────────────
+
+  list(...states: State[]): ModelJob[] {
+    return [...this.jobs.values()].filter((job) => states.includes(job.state));
+  }
+
+  score = (job: ModelJob): number => SCORES[job.priority];
+
+  /** Ready jobs in the order they must be dispatched. */
+  readyInOrder(): ModelJob[] {
+    return this.list("queued").sort((a, b) => (ranksBefore({ score: this.score(a), seq: a.seq }, { score: this.score(b), seq: b.seq }) ? -1 : 1));
+  }
+
+  busy(): number {
+    return this.list("dispatched", "running").length;
+  }
+
+  active(): number {
+    return this.list("queued", "delayed", "dispatched", "running").length;
+  }
+
+  avgProcessSeconds(): number {
+    return this.completedTotal > 0 ? this.processMsTotal / this.completedTotal / 1000 : CONFIG.defaultProcessSeconds;
+  }
+
+  /** Ready jobs that go before `job`. */
+  jobsAhead(job: ModelJob): number {
+    return this.list("queued").filter((other) => ranksBefore({ score: this.score(other), seq: other.seq }, { score: this.score(job), seq: job.seq })).length;
+  }
+
+  /** The earliest timer: a retry due, a lease or dispatch lease running out, a record expiring, the circuit's probe. */
+  nextTimer(): number | null {
+    const times: number[] = [];
+    for (const job of this.jobs.values()) {
+      if (job.state === "delayed" && typeof job.nextRetryAt === "number") times.push(job.nextRetryAt);
+      if (inFlight(job.state) && job.leaseUntil !== null) times.push(job.leaseUntil);
+      if (TERMINAL.includes(job.state) && job.expiresAt !== null) times.push(job.expiresAt);
+    }
+    if (this.circuit.state === "open" && this.circuit.probeAt !== null) times.push(this.circuit.probeAt);
+    return times.length > 0 ? Math.min(...times) : null;
+  }
+
+  /** When the longest-running attempt reaches JOB_TIMEOUT_SECONDS, and when the oldest outage does. */
+  deadlines(): { runTimeout: number | null; outageTimeout: number | null } {
+    const earliest = (times: number[]) => (times.length > 0 ? Math.min(...times) : null);
+    return {
+      runTimeout: earliest(this.list("running").map((job) => job.attemptStartedAt! + CONFIG.jobTimeoutMs)),
+      outageTimeout: earliest([...this.jobs.values()].filter((job) => job.outageSince !== null && !TERMINAL.includes(job.state)).map((job) => job.outageSince! + CONFIG.jobTimeoutMs)),
+    };
+  }
+
+  circuitView() {
+    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+    return { circuit: this.circuit.state, openedAt: iso(this.circuit.openedAt), nextProbeAt: iso(this.circuit.probeAt) };
+  }
+
+  // ─── Client actions ────────────────────────────────────────────────────────────────────────
+
+  enqueue(id: string, body: Body, priority: Priority, maxRetries: number) {
+    const existing = this.jobs.get(id);
+    if (existing) {
+      if (bodyKey(existing.body) !== bodyKey(body)) return { ok: false as const, code: "JOB_ID_CONFLICT" as const };
+      return { ok: true as const, created: false, data: this.enqueueView(existing) };
+    }
+    if (this.active() >= CONFIG.capacity) {
+      return { ok: false as const, code: "QUEUE_FULL" as const, retryAfterSeconds: Math.max(1, Math.ceil(this.avgProcessSeconds() / CONFIG.concurrency)) };
+    }
+    const job: ModelJob = {
+      id, seq: ++this.seq, body, priority, maxRetries, state: "queued", attempt: 0, retryCount: 0, progress: 0,
+      currentStep: null, runId: null, threadId: null, result: null, error: null, enqueuedAt: this.now, startedAt: null,
+      attemptStartedAt: null, endedAt: null, nextRetryAt: null, leaseUntil: null, expiresAt: null, outageSince: null,
+      claims: 0, events: [],
+    };
+    this.jobs.set(id, job);
+    this.record(job, "queued", { priority, type: body.type });
+    // The answer describes the job as it was enqueued, before this enqueue dispatched it.
+    const data = this.enqueueView(job);
+    this.dispatch();
+    return { ok: true as const, created: true, data };
+  }
+
+  cancel(id: string) {
+    const job = this.jobs.get(id);
+    if (!job) return { ok: false as const, code: "JOB_NOT_FOUND" as const };
+    const previousStatus = publicOf(job.state);
+    if (job.state === "cancelled") return { ok: true as const, data: { jobId: id, status: "cancelled" as const, previousStatus } };
+    if (TERMINAL.includes(job.state)) return { ok: false as const, code: "JOB_NOT_CANCELLABLE" as const };
+    this.end(job, "cancelled", { previousStatus });
+    this.dispatch();
+    return { ok: true as const, data: { jobId: id, status: "cancelled" as const, previousStatus } };
+  }
+
+  // ─── Consumer and follower reports ─────────────────────────────────────────────────────────
+
+  /** Why a report naming `attempt` is refused: the job must be in flight under that attempt, in state `expected`. */
+  refusal(job: ModelJob | undefined, attempt: number, expected: "dispatched" | "running"): Refusal | null {
+    if (!job) return "JOB_NOT_FOUND";
+    if (job.state === "cancelled") return "JOB_CANCELLED";
+    if (TERMINAL.includes(job.state)) return "JOB_ENDED";
+    if (!inFlight(job.state) || job.attempt !== attempt) return "STALE_ATTEMPT";
+    if (job.state !== expected) return expected === "dispatched" ? "DUPLICATE_DELIVERY" : "STALE_ATTEMPT";
+    return null;
+  }
+
+  claim(id: string, attempt: number) {
+    const job = this.jobs.get(id);
+    const refused = this.refusal(job, attempt, "dispatched");
+    if (refused || !job) return { ok: false as const, code: refused! };
+    const firstRun = job.startedAt === null;
+    const afterOutage = job.outageSince !== null;
+    Object.assign(job, { state: "running", startedAt: job.startedAt ?? this.now, attemptStartedAt: this.now, leaseUntil: this.now + CONFIG.leaseMs });
+    job.claims++;
+    this.record(job, "started", { retryCount: job.retryCount });
+    return {
+      ok: true as const,
+      data: { jobId: id, type: job.body.type, payloadJson: JSON.stringify(job.body.payload), attempt, retryCount: job.retryCount, threadId: job.threadId, firstRun, afterOutage },
+    };
+  }
+
+  report(id: string, attempt: number, update: ProgressUpdate) {
+    const job = this.jobs.get(id);
+    const refused = this.refusal(job, attempt, "running");
+    if (refused || !job) return { ok: false as const, code: refused! };
+    job.leaseUntil = this.now + CONFIG.leaseMs;
+    if (update.progress !== undefined) job.progress = Math.max(0, Math.min(100, Math.round(update.progress)));
+    const stepChanged = update.currentStep !== undefined && update.currentStep !== job.currentStep;
+    const runChanged = update.runId !== undefined && update.runId !== job.runId;
+    const threadChanged = update.threadId !== undefined && update.threadId !== job.threadId;
+    if (update.currentStep !== undefined) job.currentStep = update.currentStep;
+    if (update.threadId !== undefined) job.threadId = update.threadId;
+    if (update.runId !== undefined) {
+      job.runId = update.runId;
+      // A run was created or found: LangGraph answers.
+      this.answered(job);
+    }
+    if (stepChanged) this.record(job, "progress", { progress: job.progress, step: job.currentStep });
+    if (threadChanged) this.record(job, "thread_replaced", { to: job.threadId });
+    if (runChanged) this.record(job, "run_created", { runId: job.runId });
+    if (update.rejoined) this.record(job, "rejoined", { runId: job.runId });
+    this.dispatch();
+    return { ok: true as const, data: null };
+  }
+
+  complete(id: string, attempt: number, result: unknown) {
+    const job = this.jobs.get(id);
+    const refused = this.refusal(job, attempt, "running");
+    if (refused || !job) return { ok: false as const, code: refused! };
+    this.answered(job);
+    if (tooLarge(result)) {
+      const state = this.failAttempt(job, { error: "result too large", retryable: false }, TOO_LARGE);
+      this.dispatch();
+      return { ok: true as const, data: { state } };
+    }
+    this.finish(job, result, {});
+    this.dispatch();
+    return { ok: true as const, data: { state: "completed" as const } };
+  }
+
+  fail(id: string, attempt: number, failure: Failure) {
+    const job = this.jobs.get(id);
+    const refused = this.refusal(job, attempt, "running");
+    if (refused || !job) return { ok: false as const, code: refused! };
+    if (!failure.unreachable) this.answered(job);
+    const state = this.failAttempt(job, failure);
+    this.dispatch();
+    return { ok: true as const, data: { state } };
+  }
+
+  /** The dead-letter consumer: the Queue gave up delivering this attempt. */
+  deadLetter(id: string, attempt: number): boolean {
+    const job = this.jobs.get(id);
+    if (!job || !inFlight(job.state) || job.attempt !== attempt) return false;
+    this.failedTotal++;
+    this.end(job, "failed", {}, /delivery failed/);
+    this.dispatch();
+    return true;
+  }
+
+  /** The sweep found the attempt's run succeeded while nobody listened; it took `runMs` by LangGraph's clock. */
+  recordFinishedRun(id: string, attempt: number, result: unknown, runMs: number): boolean {
+    const job = this.jobs.get(id);
+    if (!job || job.attempt !== attempt || (job.state !== "running" && job.state !== "delayed")) return false;
+    this.answered(job);
+    if (tooLarge(result)) this.failAttempt(job, { error: "result too large", retryable: false }, TOO_LARGE);
+    else this.finish(job, result, { reconciled: true }, runMs);
+    this.dispatch();
+    return true;
+  }
+
+  // ─── Time ──────────────────────────────────────────────────────────────────────────────────
+
+  /** Everything due at `now`: the probe, retries, leases, records; then dispatch. */
+  runTimers(): void {
+    if (this.circuit.state === "open" && this.circuit.probeAt !== null && this.circuit.probeAt <= this.now) {
+      this.circuit = { ...this.circuit, state: "half_open", probeAt: null };
+    }
+    for (const job of this.list("delayed")) {
+      if ((job.nextRetryAt as number) <= this.now) Object.assign(job, { state: "queued", nextRetryAt: null });
+    }
+    for (const job of this.list("dispatched", "running")) {
+      if (job.leaseUntil! > this.now) continue;
+      if (job.state === "running") {
+        this.failAttempt(job, { error: "lease expired", retryable: true }, /lease expired/);
+      } else {
+        // Sent but never claimed: not the job's fault, no retry spent.
+        Object.assign(job, { state: "queued", leaseUntil: null });
+        this.record(job, "dispatch_expired");
+      }
+    }
+    for (const job of this.list(...TERMINAL)) {
+      if (job.expiresAt! <= this.now) this.jobs.delete(job.id);
+    }
+    this.dispatch();
+  }
+
+  /** The cron sweep: jobs running for JOB_TIMEOUT_SECONDS or more fail, then the timers run. */
+  sweep(): { timedOut: number } {
+    const overdue = this.list("running").filter((job) => this.now - job.attemptStartedAt! >= CONFIG.jobTimeoutMs);
+    for (const job of overdue) this.failAttempt(job, { error: "timed out", retryable: false }, /timed out/);
+    this.runTimers();
+    return { timedOut: overdue.length };
+  }
+
+  /** Adopts the coordinator's jittered retry times once they are in their allowed range. */
+  settleRetryTimes(actual: (id: string) => number | null): void {
+    for (const job of this.jobs.values()) {
+      if (job.nextRetryAt === null || typeof job.nextRetryAt === "number") continue;
+      const at = actual(job.id);
+      const { min, max } = job.nextRetryAt;
+      if (at === null || at < min || at > max) {
+        throw new Error(`job ${job.id}: next retry at ${at}, expected within [${min}, ${max}] (retry ${job.retryCount})`);
+      }
+      job.nextRetryAt = at;
+    }
+  }
+
+  // ─── Rules ─────────────────────────────────────────────────────────────────────────────────
+
+  /** Fills free slots with the best ready jobs, as the circuit allows: all when closed, none when open, one probe when half-open. */
+  private dispatch(): void {
+    const free = CONFIG.concurrency - this.busy();
+    const probe = this.circuit.probe;
+    const probeInFlight = probe !== null && this.jobs.get(probe.id)?.attempt === probe.attempt && inFlight(this.jobs.get(probe.id)!.state);
+    const allowed = this.circuit.state === "closed" ? free : this.circuit.state === "open" || probeInFlight ? 0 : Math.min(free, 1);
+    const sent = this.readyInOrder().slice(0, Math.max(0, allowed));
+    for (const job of sent) {
+      Object.assign(job, { state: "dispatched", attempt: job.attempt + 1, attemptStartedAt: null, leaseUntil: this.now + CONFIG.dispatchLeaseMs });
+      this.record(job, "dispatched");
+    }
+    if (this.circuit.state === "half_open" && sent[0]) this.circuit = { ...this.circuit, probe: { id: sent[0].id, attempt: sent[0].attempt } };
+  }
+
+  /** A failed attempt: back to the queue (LangGraph unreachable), a retry after a backoff, or the end. */
+  private failAttempt(job: ModelJob, failure: Failure, error: ExpectedError = failure.error): State {
+    if (failure.unreachable) {
+      this.trip();
+      const since = job.outageSince ?? this.now;
+      if (this.now - since < CONFIG.jobTimeoutMs) {
+        Object.assign(job, { state: "queued", leaseUntil: null, error: failure.error, outageSince: since });
+        this.record(job, "outage");
+        return "queued";
+      }
+      this.failedTotal++;
+      this.end(job, "failed", {}, new RegExp(`unreachable.*${escapeRegExp(failure.error)}`));
+      return "failed";
+    }
+    if (failure.retryable && job.retryCount < job.maxRetries) {
+      const retry = job.retryCount + 1;
+      const nominal = Math.min(CONFIG.retryMaxMs, CONFIG.retryBaseMs * 2 ** (retry - 1));
+      Object.assign(job, {
+        state: "delayed", retryCount: retry, leaseUntil: null, error,
+        nextRetryAt: { min: this.now + Math.round(nominal / 2), max: this.now + nominal },
+      });
+      this.record(job, "retry_scheduled", { retryCount: retry });
+      return "delayed";
+    }
+    this.failedTotal++;
+    this.end(job, "failed", {}, error);
+    return "failed";
+  }
+
+  /** A job completed; its run time (the attempt's, unless LangGraph says otherwise) feeds the averages. */
+  private finish(job: ModelJob, result: unknown, detail: Record<string, unknown>, runMs?: number): void {
+    const durationMs = runMs ?? this.now - (job.attemptStartedAt ?? this.now);
+    this.completedTotal++;
+    this.processMsTotal += durationMs;
+    const ofType = this.byType.get(job.body.type) ?? { completed: 0, processMs: 0 };
+    this.byType.set(job.body.type, { completed: ofType.completed + 1, processMs: ofType.processMs + durationMs });
+    job.progress = 100;
+    job.result = result;
+    this.end(job, "completed", { durationMs, ...detail }, null);
+  }
+
+  private end(job: ModelJob, state: "completed" | "failed" | "cancelled", detail: Record<string, unknown>, error?: ExpectedError): void {
+    Object.assign(job, { state, endedAt: this.now, expiresAt: this.now + CONFIG.resultTtlMs, leaseUntil: null, nextRetryAt: null });
+    if (error !== undefined) job.error = error;
+    this.record(job, state, detail);
+  }
+
+  /** An attempt found LangGraph unreachable: the circuit opens, or reopens for twice as long after a failed probe. */
+  private trip(): void {
+    if (this.circuit.state === "open") return;
+    const probeDelayMs = this.circuit.state === "half_open" ? Math.min(2 * this.circuit.probeDelayMs, CONFIG.probeMaxMs) : CONFIG.probeFirstMs;
+    this.circuit = { state: "open", openedAt: this.circuit.openedAt ?? this.now, probeAt: this.now + probeDelayMs, probeDelayMs, probe: null };
+  }
+
+  /** An attempt showed LangGraph answering: the circuit closes, and the job's outage is over. */
+  private answered(job: ModelJob): void {
+    this.circuit = CLOSED;
+    job.outageSince = null;
+  }
+
+  private record(job: ModelJob, event: string, detail?: Record<string, unknown>): void {
+    job.events.push({ event, attempt: job.attempt, at: this.now, ...(detail ? { detail } : {}) });
+  }
+
+  private enqueueView(job: ModelJob) {
+    const view = this.waitingView(job);
+    return { jobId: job.id, status: publicOf(job.state), priority: job.priority, queuePosition: view?.queuePosition ?? 0, estimatedWaitTime: view?.estimatedWaitTime ?? 0 };
+  }
+
+  /** Where a queued job stands: dispatched ones are leaving (position 0); a job waiting out a retry has no position. */
+  waitingView(job: ModelJob): { queuePosition: number; estimatedWaitTime: number } | null {
+    if (job.state === "dispatched") return { queuePosition: 0, estimatedWaitTime: 0 };
+    if (job.state !== "queued") return null;
+    const ahead = this.jobsAhead(job);
+    // The estimate's formula is jobs.ts's, unit-tested on its own; here its inputs are checked.
+    const mustWaitFor = ahead - Math.max(0, CONFIG.concurrency - this.busy()) + 1;
+    const estimatedWaitTime = mustWaitFor <= 0 ? 0 : Math.ceil(Math.ceil(mustWaitFor / CONFIG.concurrency) * this.avgProcessSeconds());
+    return { queuePosition: ahead + 1, estimatedWaitTime };
+  }
+}
+
+/** A record holds at most 1 MiB of result, counted in UTF-8 bytes. */
+const tooLarge = (result: unknown): boolean => new TextEncoder().encode(JSON.stringify(result ?? null)).byteLength > 1024 * 1024;
+const TOO_LARGE = /over the 1048576-byte limit/;
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

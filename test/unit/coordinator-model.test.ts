@@ -1,0 +1,776 @@
+/**
+ * Issue #7: the coordinator's invariants, checked by a model-based test. fast-check generates
+ * random sequences of everything that can happen to a queue (enqueues at every priority, cancels,
+ * claims current, duplicate and stale, progress reports, completions, failures retryable or not
+ * or with LangGraph unreachable, dead letters, reconciled runs, alarms on time and late, the real
+ * alarm handler, the cron sweep, evictions, time passing by up to a day), runs each against a
+ * fresh coordinator and against the reference model (test/support/coordinator-model.ts), and
+ * after every step checks
+ *  - the invariants, on what the coordinator shows alone (its SQLite tables, stats, status,
+ *    list, history, alarm): see `checkInvariants`;
+ *  - that it agrees with the model: every record, every history event, every answer.
+ *
+ * The clock starts in 2045 so that no alarm fires on its own while a sequence runs (workerd
+ * fires alarms that are due); the real alarm handler is run with `Date.now` pinned to the model's
+ * clock. `Math.random` (the retry jitter) is seeded per sequence, so a failure replays exactly:
+ * the message prints the seed and path, and the steps the failing sequence took.
+ *
+ * Default: 200 sequences of up to 50 operations, about 7,500 steps (some operations take several),
+ * in 28-35 s on this 2-core machine; after 30 s (VITE_MODEL_SECONDS) no new sequence starts.
+ * A soak: as many sequences of up to 100 operations as five minutes allow (it prints how many):
+ *   VITE_MODEL_RUNS=100000 VITE_MODEL_STEPS=100 VITE_MODEL_SECONDS=300 npx vitest run --project unit test/unit/coordinator-model.test.ts --silent=false
+ * (VITE_: only such variables of the shell reach the tests inside workerd.) A failure prints the
+ * command that replays it (VITE_MODEL_SEED, VITE_MODEL_PATH, VITE_MODEL_COMMANDS).
+ */
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import fc from "fast-check";
+import { describe, it, vi } from "vitest";
+import type { JobRow } from "../../src/coordinator/job-store";
+import type { JobType, Priority } from "../../src/jobs";
+import type { QueueCoordinator } from "../../src/queue-do";
+import {
+  bodyKey, CONFIG, CoordinatorModel, inFlight, publicOf, ranksBefore, SCORES, STATES, TERMINAL,
+  type Body, type Failure, type ModelJob, type ProgressUpdate, type State,
+} from "../support/coordinator-model";
+
+type Stub = DurableObjectStub<QueueCoordinator>;
+
+// Read at run time from process.env: `import.meta.env` is replaced when the file is transformed, and that is cached.
+const setting = (name: string): string | undefined =>
+  (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env[`VITE_${name}`];
+const RUNS = Number(setting("MODEL_RUNS") ?? 200);
+const STEPS = Number(setting("MODEL_STEPS") ?? 50);
+/** No new sequence starts after this many seconds: 30 by default, so that a busy machine runs fewer rather than taking longer. */
+const SECONDS = Number(setting("MODEL_SECONDS") ?? 30);
+const REPLAY_SEED = setting("MODEL_SEED");
+const REPLAY_PATH = setting("MODEL_PATH");
+/** fc.commands' own replay path, which the counterexample shows as `replayPath="…"`. */
+const REPLAY_COMMANDS = setting("MODEL_COMMANDS");
+
+/** 2045-01-01: far enough ahead that workerd never fires one of these alarms by itself. */
+const T0 = Date.UTC(2045, 0, 1);
+const HOUR = 3_600_000;
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+// ─── What the coordinator shows ────────────────────────────────────────────────────────────
+
+type Row = JobRow & { outage_since_ms?: number | null };
+type EventRecord = { seq: number; job_id: string; at_ms: number; event: string; attempt: number; detail: string | null };
+
+interface Snapshot {
+  rows: Row[];
+  events: EventRecord[];
+  counters: Record<string, number>;
+  meta: Record<string, string>;
+  alarm: number | null;
+  stats: Awaited<ReturnType<QueueCoordinator["stats"]>>;
+  statuses: Map<string, ReturnType<QueueCoordinator["status"]>>;
+  histories: Map<string, ReturnType<QueueCoordinator["history"]>>;
+  lists: Record<"all" | "queued" | "running" | "completed" | "failed" | "cancelled", string[]>;
+  pages: { all: string[]; queued: string[] };
+  runs: ReturnType<QueueCoordinator["runsToCheck"]>;
+}
+
+/**
+ * Everything at once, in one request: the tables read through SQL, and the views through the
+ * methods clients use: `status` of `statusIds`, `history` of `historyIds`.
+ */
+function snapshot(stub: Stub, now: number, statusIds: readonly string[] = [], historyIds: readonly string[] = []): Promise<Snapshot> {
+  return runInDurableObject(stub, async (instance: QueueCoordinator, state) => {
+    const sql = state.storage.sql;
+    const list = (status?: "queued" | "running" | "completed" | "failed" | "cancelled") =>
+      instance.list({ status, limit: 1000 }).jobs.map((job) => job.jobId);
+    /** The same list, read a few jobs at a time through nextCursor. */
+    const paged = (status: "queued" | undefined, limit: number) => {
+      const ids: string[] = [];
+      for (let cursor: string | undefined, pages = 0; pages < 100; pages++) {
+        const page = instance.list({ status, limit, cursor });
+        ids.push(...page.jobs.map((job) => job.jobId));
+        if (page.nextCursor === null) return ids;
+        cursor = page.nextCursor;
+      }
+      return [...ids, "…more than 100 pages"];
+    };
+    return {
+      rows: sql.exec<Row>("SELECT * FROM jobs ORDER BY seq").toArray(),
+      events: sql.exec<EventRecord>("SELECT seq, job_id, at_ms, event, attempt, detail FROM job_events ORDER BY seq").toArray(),
+      counters: Object.fromEntries(sql.exec<{ name: string; value: number }>("SELECT name, value FROM counters").toArray().map((r) => [r.name, r.value])),
+      meta: Object.fromEntries(sql.exec<{ key: string; value: string }>("SELECT key, value FROM meta").toArray().map((r) => [r.key, r.value])),
+      alarm: await state.storage.getAlarm(),
+      stats: instance.stats(),
+      statuses: new Map(statusIds.map((id) => [id, instance.status(id, now)])),
+      histories: new Map(historyIds.map((id) => [id, instance.history(id)])),
+      lists: {
+        all: list(), queued: list("queued"), running: list("running"), completed: list("completed"), failed: list("failed"), cancelled: list("cancelled"),
+      },
+      pages: { all: paged(undefined, 3), queued: paged("queued", 2) },
+      runs: instance.runsToCheck(now),
+    };
+  });
+}
+
+// ─── Comparing ─────────────────────────────────────────────────────────────────────────────
+
+const ANY_STRING = Symbol("any string");
+
+/** Where `actual` differs from `expected`: a RegExp in `expected` matches a string, ANY_STRING any string; undefined keys are absent. */
+function differences(actual: unknown, expected: unknown, path = ""): string[] {
+  if (expected instanceof RegExp) return typeof actual === "string" && expected.test(actual) ? [] : [`${path}: ${JSON.stringify(actual)} does not match ${expected}`];
+  if (expected === ANY_STRING) return typeof actual === "string" ? [] : [`${path}: ${JSON.stringify(actual)} is not a string`];
+  if (Array.isArray(expected)) {
+    if (!Array.isArray(actual)) return [`${path}: ${JSON.stringify(actual)}, expected an array`];
+    if (actual.length !== expected.length) return [`${path}: coordinator ${JSON.stringify(actual)}, model ${JSON.stringify(expected)}`];
+    return expected.flatMap((item, i) => differences(actual[i], item, `${path}[${i}]`));
+  }
+  if (expected !== null && typeof expected === "object") {
+    if (actual === null || typeof actual !== "object") return [`${path}: ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`];
+    const keys = new Set([...Object.keys(actual), ...Object.keys(expected)]);
+    return [...keys].flatMap((key) =>
+      differences((actual as Record<string, unknown>)[key], (expected as Record<string, unknown>)[key], path ? `${path}.${key}` : key),
+    );
+  }
+  return Object.is(actual, expected) ? [] : [`${path}: coordinator ${JSON.stringify(actual)}, model ${JSON.stringify(expected)}`];
+}
+
+function same(what: string, actual: unknown, expected: unknown): void {
+  const found = differences(actual, expected);
+  if (found.length > 0) throw new Error(`${what} differs:\n  ${found.slice(0, 12).join("\n  ")}`);
+}
+
+function ensure(condition: boolean, message: () => string): void {
+  if (!condition) throw new Error(`invariant: ${message()}`);
+}
+
+const parse = (json: string | null): unknown => (json === null ? null : JSON.parse(json));
+const rankOf = (row: Pick<Row, "score" | "seq">) => ({ score: row.score, seq: row.seq });
+
+// ─── Invariants: what must hold of the coordinator alone ───────────────────────────────────
+
+interface StepContext {
+  now: number;
+  /** The step was refused (a full queue, a conflict, a stale or duplicate report), or changes nothing by nature (time passing, an eviction). */
+  unchanged: boolean;
+  /** The circuit when the step began (closed before the breaker existed). */
+  circuitBefore: string;
+  /** Events after this seq were written while the circuit was half-open. */
+  halfOpenSinceSeq: number | null;
+}
+
+function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void {
+  const { rows, stats } = snap;
+  const count = (...states: State[]) => rows.filter((row) => states.includes(row.state as State)).length;
+  const circuit = stats.langgraph?.circuit ?? "closed";
+
+  // Capacity and concurrency.
+  ensure(count("queued", "delayed", "dispatched", "running") <= CONFIG.capacity, () => `${count("queued", "delayed", "dispatched", "running")} active jobs, capacity ${CONFIG.capacity}`);
+  ensure(count("dispatched", "running") <= CONFIG.concurrency, () => `${count("dispatched", "running")} jobs hold slots, concurrency ${CONFIG.concurrency}`);
+
+  // A refused request (a full queue, a conflict, a stale or duplicate report) changes nothing.
+  if (ctx.unchanged) {
+    same("storage after a refused request", { rows: snap.rows, events: snap.events, counters: snap.counters, meta: snap.meta, alarm: snap.alarm },
+      { rows: prev.rows, events: prev.events, counters: prev.counters, meta: prev.meta, alarm: prev.alarm });
+  }
+
+  // The counters behind stats are a recount of the records.
+  for (const state of STATES) {
+    ensure((snap.counters[`state:${state}`] ?? 0) === count(state), () => `counter state:${state} is ${snap.counters[`state:${state}`]}, ${count(state)} records`);
+  }
+  same("stats against a recount", {
+    totalJobs: stats.totalJobs, queuedJobs: stats.queuedJobs, runningJobs: stats.runningJobs,
+    completedJobs: stats.completedJobs, failedJobs: stats.failedJobs, cancelledJobs: stats.cancelledJobs,
+  }, {
+    totalJobs: rows.length, queuedJobs: count("queued", "delayed", "dispatched"), runningJobs: count("running"),
+    completedJobs: count("completed"), failedJobs: count("failed"), cancelledJobs: count("cancelled"),
+  });
+
+  // The alarm is the earliest timer, or unset.
+  const timers = rows.flatMap((row) => [
+    row.state === "delayed" ? row.next_retry_at_ms : null,
+    row.state === "dispatched" || row.state === "running" ? row.lease_until_ms : null,
+    TERMINAL.includes(row.state as State) ? row.expires_at_ms : null,
+  ]).filter((at): at is number => at !== null);
+  if (circuit === "open") timers.push(Date.parse(stats.langgraph!.nextProbeAt!));
+  same("the alarm", snap.alarm, timers.length > 0 ? Math.min(...timers) : null);
+  if (stats.langgraph) {
+    const { openedAt, nextProbeAt } = stats.langgraph;
+    ensure((circuit === "closed") === (openedAt === null) && (circuit === "open") === (nextProbeAt !== null), () => `circuit ${JSON.stringify(stats.langgraph)}`);
+  }
+
+  // Each job in exactly one state, shown to clients as the README says.
+  const inLists = [...snap.lists.queued, ...snap.lists.running, ...snap.lists.completed, ...snap.lists.failed, ...snap.lists.cancelled];
+  same("jobs listed by status (each exactly once)", [...inLists].sort(), rows.map((row) => row.id).sort());
+  same("list read page by page", snap.pages, { all: snap.lists.all, queued: snap.lists.queued });
+  for (const row of rows) {
+    ensure(STATES.includes(row.state as State), () => `job ${row.id} in unknown state ${row.state}`);
+    const status = snap.statuses.get(row.id);
+    if (!status) continue;
+    ensure(status.ok, () => `status of existing job ${row.id} refused`);
+    if (!status.ok) continue;
+    const view = status.data;
+    ensure(view.status === publicOf(row.state as State) && snap.lists[view.status].includes(row.id), () => `job ${row.id} (${row.state}) shows ${view.status}`);
+    if (row.state === "dispatched") ensure(view.queuePosition === 0, () => `dispatched job ${row.id} at queuePosition ${view.queuePosition}`);
+    if (row.state === "delayed") ensure(view.nextRetryAt === iso(row.next_retry_at_ms) && view.queuePosition === undefined, () => `job ${row.id} waiting to retry shows ${JSON.stringify(view)}`);
+    if (row.state === "queued") {
+      const ahead = rows.filter((other) => other.state === "queued" && ranksBefore(rankOf(other), rankOf(row))).length;
+      ensure(view.queuePosition === ahead + 1, () => `job ${row.id} at queuePosition ${view.queuePosition}, ${ahead} ready jobs ahead`);
+    }
+    if (row.state === "running") ensure(view.startedAt !== null && row.attempt_started_at_ms !== null, () => `running job ${row.id} has no start time`);
+  }
+
+  // Terminal states never change: an ended record stays as it was until it expires.
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  for (const before of prev.rows.filter((row) => TERMINAL.includes(row.state as State))) {
+    const after = byId.get(before.id);
+    if (after) same(`ended job ${before.id}`, after, before);
+    else ensure(before.expires_at_ms! <= ctx.now, () => `ended job ${before.id} deleted before it expired`);
+  }
+
+  // The job dispatched next is the best ready one: better than every job still ready, in rank order among themselves.
+  const lastSeq = prev.events.at(-1)?.seq ?? 0;
+  const newEvents = snap.events.filter((e) => e.seq > lastSeq);
+  const sent = newEvents.filter((e) => e.event === "dispatched").map((e) => byId.get(e.job_id)!);
+  const ready = rows.filter((row) => row.state === "queued");
+  for (const [i, job] of sent.entries()) {
+    for (const waiting of ready) ensure(ranksBefore(rankOf(job), rankOf(waiting)), () => `dispatched ${job.id} (score ${job.score}) while ${waiting.id} (score ${waiting.score}, earlier) was ready`);
+    if (i > 0) ensure(ranksBefore(rankOf(sent[i - 1]!), rankOf(job)), () => `dispatched ${sent[i - 1]!.id} before ${job.id}`);
+  }
+  // Nothing waits while a slot is free and the circuit is closed; an open circuit lets nothing through.
+  if (circuit === "closed") ensure(ready.length === 0 || count("dispatched", "running") === CONFIG.concurrency, () => `${ready.length} jobs ready and a slot free`);
+  if (circuit === "open" && ctx.circuitBefore === "open") ensure(sent.length === 0, () => `dispatched ${sent.map((job) => job.id)} while the circuit was open`);
+  // Half-open: one probe at a time.
+  if (circuit === "half_open" && ctx.halfOpenSinceSeq !== null) {
+    const probes = new Set(snap.events.filter((e) => e.seq > ctx.halfOpenSinceSeq! && e.event === "dispatched")
+      .filter((e) => { const row = byId.get(e.job_id); return row && inFlight(row.state as State) && row.attempt === e.attempt; })
+      .map((e) => e.job_id));
+    ensure(probes.size <= 1, () => `${probes.size} probes in flight while half-open: ${[...probes]}`);
+  }
+
+  // Every history is consistent with its job's state.
+  const eventsOf = Map.groupBy(snap.events, (e) => e.job_id);
+  for (const [jobId] of eventsOf) ensure(byId.has(jobId), () => `history left behind for deleted job ${jobId}`);
+  for (const row of rows) checkHistory(row, eventsOf.get(row.id) ?? []);
+  for (const [id, history] of snap.histories) {
+    const events = eventsOf.get(id);
+    if (!events) ensure(!history.ok, () => `history of missing job ${id}`);
+    else same(`history RPC of ${id}`, history.ok ? history.data.events : history,
+      events.map((e) => ({ at: iso(e.at_ms), event: e.event, attempt: e.attempt, detail: parse(e.detail) })));
+  }
+}
+
+function checkHistory(row: Row, events: EventRecord[]): void {
+  const names = events.map((e) => e.event);
+  const say = (what: string) => () => `job ${row.id} (${row.state}, attempt ${row.attempt}): ${what}; history ${names.join(",")}`;
+  ensure(events[0]?.event === "queued" && events[0].at_ms === row.enqueued_at_ms && events[0].attempt === 0, say("does not start with queued"));
+  ensure(events.every((e, i) => i === 0 || e.at_ms >= events[i - 1]!.at_ms), say("times go backwards"));
+  // Every dispatch is a new attempt: attempts 1, 2, 3 … each dispatched once, in order.
+  same(`job ${row.id}'s dispatched attempts`, events.filter((e) => e.event === "dispatched").map((e) => e.attempt), Array.from({ length: row.attempt }, (_, i) => i + 1));
+  // One claim per attempt at most, each of a dispatched attempt: never running under two attempts.
+  const started = events.filter((e) => e.event === "started");
+  ensure(started.every((e, i) => i === 0 || e.attempt > started[i - 1]!.attempt), say("an attempt started twice"));
+  ensure(events.every((e, i) => e.event !== "started" || events.slice(0, i).some((d) => d.event === "dispatched" && d.attempt === e.attempt)), say("started an attempt never dispatched"));
+  ensure(events.filter((e) => e.event === "retry_scheduled").length === row.retry_count, say(`retryCount ${row.retry_count}`));
+  const ends = events.filter((e) => TERMINAL.includes(e.event as State));
+  if (TERMINAL.includes(row.state as State)) {
+    ensure(ends.length === 1 && events.at(-1)!.event === row.state && events.at(-1)!.at_ms === row.ended_at_ms, say("does not end with its state"));
+  } else {
+    ensure(ends.length === 0, say("an ended event on a live job"));
+  }
+  if (row.state === "running") ensure(started.at(-1)?.attempt === row.attempt, say("running without a claim of its attempt"));
+  if (row.state === "dispatched") ensure(events.at(-1)!.event === "dispatched" && !started.some((e) => e.attempt === row.attempt), say("dispatched but not last dispatched"));
+  if (row.state === "delayed") ensure(events.at(-1)!.event === "retry_scheduled", say("waiting to retry, but no retry scheduled last"));
+}
+
+// ─── The model against the coordinator ─────────────────────────────────────────────────────
+
+function compareWithModel(model: CoordinatorModel, snap: Snapshot, harness: Harness): void {
+  same("jobs kept, in enqueue order", snap.rows.map((row) => row.id), [...model.jobs.values()].sort((a, b) => a.seq - b.seq).map((job) => job.id));
+  const eventsOf = Map.groupBy(snap.events, (e) => e.job_id);
+  for (const row of snap.rows) {
+    const job = model.jobs.get(row.id)!;
+    same(`job ${row.id}`, {
+      state: row.state, priority: row.priority, score: row.score, type: row.type, payload: parse(row.payload), attempt: row.attempt,
+      retryCount: row.retry_count, maxRetries: row.max_retries, progress: row.progress, currentStep: row.current_step, runId: row.run_id,
+      threadId: row.thread_id, result: parse(row.result), error: row.error, enqueuedAt: row.enqueued_at_ms, startedAt: row.started_at_ms,
+      attemptStartedAt: row.attempt_started_at_ms, endedAt: row.ended_at_ms, nextRetryAt: row.next_retry_at_ms,
+      leaseUntil: row.lease_until_ms, expiresAt: row.expires_at_ms,
+      ...("outage_since_ms" in row ? { outageSince: row.outage_since_ms } : {}),
+    }, {
+      state: job.state, priority: job.priority, score: SCORES[job.priority], type: job.body.type, payload: job.body.payload, attempt: job.attempt,
+      retryCount: job.retryCount, maxRetries: job.maxRetries, progress: job.progress, currentStep: job.currentStep, runId: job.runId,
+      threadId: job.threadId, result: job.result ?? null, error: job.error, enqueuedAt: job.enqueuedAt, startedAt: job.startedAt,
+      attemptStartedAt: job.attemptStartedAt, endedAt: job.endedAt, nextRetryAt: job.nextRetryAt,
+      leaseUntil: job.leaseUntil, expiresAt: job.expiresAt,
+      ...("outage_since_ms" in row ? { outageSince: job.outageSince } : {}),
+    });
+    same(`claims of ${row.id}`, (eventsOf.get(row.id) ?? []).filter((e) => e.event === "started").length, job.claims);
+    same(`history of ${row.id}`, (eventsOf.get(row.id) ?? []).map((e) => ({ event: e.event, attempt: e.attempt, at: e.at_ms })),
+      job.events.map((e) => ({ event: e.event, attempt: e.attempt, at: e.at })));
+    for (const [i, e] of job.events.entries()) {
+      if (e.detail) same(`history of ${row.id}, event ${i} (${e.event}) detail`, pick(parse(eventsOf.get(row.id)![i]!.detail), Object.keys(e.detail)), e.detail);
+    }
+  }
+
+  const ended = model.completedTotal + model.failedTotal;
+  same("stats", snap.stats, {
+    queueName: harness.name,
+    totalJobs: model.jobs.size,
+    queuedJobs: model.list("queued", "delayed", "dispatched").length,
+    runningJobs: model.list("running").length,
+    completedJobs: model.list("completed").length,
+    failedJobs: model.list("failed").length,
+    cancelledJobs: model.list("cancelled").length,
+    averageProcessTime: model.completedTotal > 0 ? Math.round(model.processMsTotal / model.completedTotal / 1000) : 0,
+    successRate: ended > 0 ? Math.round((model.completedTotal / ended) * 1000) / 1000 : null,
+    capacity: CONFIG.capacity,
+    concurrency: CONFIG.concurrency,
+    langgraph: model.circuitView(),
+  });
+  const lifetime: Record<string, number> = { completed_total: model.completedTotal, failed_total: model.failedTotal, process_ms_total: model.processMsTotal };
+  for (const [type, totals] of model.byType) Object.assign(lifetime, { [`completed:${type}`]: totals.completed, [`process_ms:${type}`]: totals.processMs });
+  same("lifetime counters", pick(snap.counters, Object.keys(lifetime), 0), lifetime);
+  same("the alarm (model)", snap.alarm, model.nextTimer());
+
+  for (const [id, status] of snap.statuses) {
+    const job = model.jobs.get(id);
+    if (!job) {
+      same(`status of ${id}`, status.ok ? "found" : status.code, "JOB_NOT_FOUND");
+      continue;
+    }
+    same(`status of ${id}`, status, {
+      ok: true,
+      data: {
+        jobId: id, status: publicOf(job.state), progress: job.progress, currentStep: job.currentStep, ...model.waitingView(job),
+        enqueuedAt: iso(job.enqueuedAt), startedAt: iso(job.startedAt), estimatedCompletion: job.state === "running" ? ANY_STRING : null,
+        completedAt: iso(job.endedAt), retryCount: job.retryCount, maxRetries: job.maxRetries,
+        nextRetryAt: iso(job.nextRetryAt as number | null), result: job.result ?? null, error: job.error,
+      },
+    });
+  }
+
+  const bySeqDesc = (jobs: ModelJob[]) => jobs.sort((a, b) => b.seq - a.seq).map((job) => job.id);
+  const listRank = (job: ModelJob) => ({ score: job.state === "dispatched" ? 1000 : SCORES[job.priority], seq: job.seq });
+  same("list", snap.lists, {
+    all: bySeqDesc(model.list(...STATES)),
+    // Dispatched jobs first (they are leaving), then by priority and age, jobs waiting to retry among them.
+    queued: model.list("queued", "delayed", "dispatched").sort((a, b) => (ranksBefore(listRank(a), listRank(b)) ? -1 : 1)).map((job) => job.id),
+    running: bySeqDesc(model.list("running")),
+    completed: bySeqDesc(model.list("completed")),
+    failed: bySeqDesc(model.list("failed")),
+    cancelled: bySeqDesc(model.list("cancelled")),
+  });
+
+  const run = (job: ModelJob) => ({ jobId: job.id, attempt: job.attempt, threadId: job.threadId, runId: job.runId });
+  const byJob = (a: { jobId: string }, b: { jobId: string }) => (a.jobId < b.jobId ? -1 : 1);
+  same("runs to check", { unfinished: [...snap.runs.unfinished].sort(byJob), stopped: [...snap.runs.stopped].sort(byJob) }, {
+    unfinished: model.list("running", "delayed").filter((job) => job.runId !== null).map(run).sort(byJob),
+    stopped: model.list("cancelled", "failed").filter((job) => job.runId !== null && job.endedAt! >= model.now - CONFIG.recentlyStoppedMs).map(run).sort(byJob),
+  });
+}
+
+function pick(value: unknown, keys: string[], missing?: unknown): Record<string, unknown> {
+  const object = (value ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(keys.map((key) => [key, key in object ? object[key] : missing]));
+}
+
+// ─── The harness: one coordinator, its model, and the steps taken ──────────────────────────
+
+interface Harness {
+  stub: Stub;
+  name: string;
+  prev: Snapshot;
+  /** Every id ever used, so that later steps can reuse ones whose records expired. */
+  ids: string[];
+  bodies: Map<string, Body>;
+  /** How long each job's history was after the last step. */
+  historyLengths: Map<string, number>;
+  /** Every LangGraph thread a job was enqueued with: an id enqueued again after expiry must get a new one. */
+  threads: Set<string>;
+  halfOpenSinceSeq: number | null;
+  trace: string[];
+  steps: number;
+}
+
+let totalSteps = 0;
+
+/** Runs one step against both, compares the answers, then checks everything. */
+async function step(model: CoordinatorModel, h: Harness, label: string, act: () => Promise<{ unchanged: boolean; note?: string }>): Promise<void> {
+  h.trace.push(`${String(h.steps).padStart(3)} t+${model.now - T0}ms ${label}`);
+  h.steps++;
+  totalSteps++;
+  const { unchanged, note } = await act();
+  if (note) h.trace[h.trace.length - 1] += ` → ${note}`;
+  // Views of every job live before or after the step; histories of those whose history changed, or that are gone.
+  const live = new Set([...h.prev.rows.map((row) => row.id), ...model.jobs.keys()]);
+  const changed = [...live].filter((id) => model.jobs.get(id)?.events.length !== h.historyLengths.get(id));
+  const snap = await snapshot(h.stub, model.now, [...live], changed);
+  h.historyLengths = new Map([...model.jobs.values()].map((job) => [job.id, job.events.length]));
+  for (const row of snap.rows) {
+    const job = model.jobs.get(row.id);
+    if (!job || job.threadId !== null) continue;
+    ensure(row.thread_id !== null && !h.threads.has(row.thread_id), () => `job ${row.id} enqueued with thread ${row.thread_id}, already used`);
+    job.threadId = row.thread_id!;
+    h.threads.add(job.threadId);
+  }
+  model.settleRetryTimes((id) => snap.rows.find((row) => row.id === id)?.next_retry_at_ms ?? null);
+  checkInvariants(h.prev, snap, { now: model.now, unchanged, circuitBefore: h.prev.stats.langgraph?.circuit ?? "closed", halfOpenSinceSeq: h.halfOpenSinceSeq });
+  compareWithModel(model, snap, h);
+  const circuit = snap.stats.langgraph?.circuit;
+  if (circuit !== "half_open") h.halfOpenSinceSeq = null;
+  else if (h.halfOpenSinceSeq === null) h.halfOpenSinceSeq = h.prev.events.at(-1)?.seq ?? 0;
+  h.prev = snap;
+}
+
+/** Compares an answer with the model's: everything the model states must match. */
+function answer(what: string, actual: unknown, expected: Record<string, unknown>): void {
+  same(what, pick(actual, Object.keys(expected)), expected);
+}
+
+type Op = fc.AsyncCommand<CoordinatorModel, Harness>;
+
+function op(label: string, run: (model: CoordinatorModel, h: Harness) => Promise<void>): Op {
+  return { check: () => true, run, toString: () => label };
+}
+
+// ─── Consumer and follower calls ───────────────────────────────────────────────────────────
+
+/** A job in one of `preferred` states if any, else any job; chosen by `n`. */
+function target(model: CoordinatorModel, n: number, preferred: State[]): ModelJob | undefined {
+  const candidates = model.list(...preferred);
+  const pool = candidates.length > 0 ? candidates : [...model.jobs.values()];
+  return pool.length > 0 ? pool[n % pool.length] : undefined;
+}
+
+type AttemptChoice = "current" | "stale" | "next";
+const attemptOf = (job: ModelJob | undefined, choice: AttemptChoice): number =>
+  !job ? 1 : choice === "current" ? job.attempt : choice === "stale" ? job.attempt - 1 : job.attempt + 1;
+
+/** A call naming a job's attempt, made to the coordinator and to the model: their two answers. */
+type Call = { label: string; both: (model: CoordinatorModel, h: Harness, id: string, attempt: number) => Promise<[actual: unknown, expected: Record<string, unknown> & { ok: boolean }]> };
+
+const claimCall: Call = {
+  label: "claim",
+  both: async (model, h, id, a) => {
+    const actual = await h.stub.claim(id, a, model.now);
+    const expected = model.claim(id, a);
+    return [actual, expected.ok ? { ...expected, data: { ...expected.data, queueName: h.name } } : expected];
+  },
+};
+const reportCall = (update: ProgressUpdate): Call => ({
+  label: `report ${JSON.stringify(update)}`,
+  both: async (model, h, id, a) => [await h.stub.report(id, a, update, model.now), model.report(id, a, update)],
+});
+/** A result over the 1 MiB a record may hold (in UTF-8 bytes: 600,000 two-byte characters). */
+const HUGE = { text: "é".repeat(600_000) };
+const completeCall = (huge = false): Call => ({
+  label: `complete${huge ? " (a result over 1 MiB)" : ""}`,
+  both: async (model, h, id, a) => {
+    const result = huge ? HUGE : { answer: id, attempt: a };
+    return [await h.stub.complete(id, a, result, model.now), model.complete(id, a, result)];
+  },
+});
+const failCall = (retryable: boolean, unreachable: boolean): Call => ({
+  label: `fail${retryable ? " retryable" : ""}${unreachable ? " unreachable" : ""}`,
+  both: async (model, h, id, a) => {
+    const failure: Failure = { error: unreachable ? `connection refused (step ${h.steps})` : `LangGraph 503 (step ${h.steps})`, retryable, ...(unreachable ? { unreachable } : {}) };
+    return [await h.stub.fail(id, a, failure, model.now), model.fail(id, a, failure)];
+  },
+});
+const deadLetterCall: Call = {
+  label: "deadLetter",
+  both: async (model, h, id, a) => [{ ok: await h.stub.deadLetter(id, a, 4, model.now) }, { ok: model.deadLetter(id, a) }],
+};
+const reconcileCall = (huge: boolean): Call => ({
+  label: `recordFinishedRun${huge ? " (a result over 1 MiB)" : ""}`,
+  both: async (model, h, id, a) => {
+    const result = huge ? HUGE : { reconciled: id };
+    return [{ ok: await h.stub.recordFinishedRun(id, a, result, 1234, model.now) }, { ok: model.recordFinishedRun(id, a, result, 1234) }];
+  },
+});
+
+/** One call as a step: answers compared, refusals must change nothing. Returns whether it was accepted. */
+async function callStep(model: CoordinatorModel, h: Harness, call: Call, id: string, attempt: number): Promise<boolean> {
+  let accepted = false;
+  await step(model, h, call.label, async () => {
+    const [actual, expected] = await call.both(model, h, id, attempt);
+    answer(`${call.label.split(" ")[0]} answer`, actual, expected);
+    accepted = expected.ok;
+    return { unchanged: !expected.ok, note: `${id}@${attempt} ${JSON.stringify(expected)}` };
+  });
+  return accepted;
+}
+
+/** A call on some job in one of `preferred` states (any job if none), naming its current, a stale or the next attempt. */
+const attemptOp = (preferred: State[], call: Call, args: { n: number; attempt: AttemptChoice; dt: number }): Op =>
+  op(`${call.label}(${preferred.join("|")} #${args.n}, ${args.attempt}${args.dt ? `, +${args.dt}ms` : ""})`, async (model, h) => {
+    model.now += args.dt;
+    const job = target(model, args.n, preferred);
+    await callStep(model, h, call, job?.id ?? "ghost", attemptOf(job, args.attempt));
+  });
+
+const TYPES: JobType[] = ["research_workflow", "content_generation", "batch_processing", "data_sync"];
+const priority = fc.constantFrom<Priority>("high", "medium", "low");
+const dt = fc.constantFrom(0, 0, 0, 1, 250, 5000);
+const target_ = { n: fc.nat(), attempt: fc.constantFrom<AttemptChoice>("current", "current", "current", "current", "stale", "next"), dt };
+
+/** `arbitrary` one time in eight, else undefined. */
+const rarely = <T,>(arbitrary: fc.Arbitrary<T>) => fc.oneof({ arbitrary: fc.constant(undefined), weight: 7 }, { arbitrary, weight: 1 });
+
+const progressUpdate = fc.record({
+  progress: fc.option(fc.oneof(fc.integer({ min: -10, max: 120 }), fc.constant(33.6)), { nil: undefined }),
+  currentStep: fc.option(fc.constantFrom("research", "draft", "review"), { nil: undefined }),
+  runId: fc.option(fc.constantFrom("run-a", "run-b"), { nil: undefined }),
+  rejoined: rarely(fc.constant(true)),
+  threadId: rarely(fc.constantFrom("thread-copy-1", "thread-copy-2")),
+}).map((update) => Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)) as ProgressUpdate);
+
+const outcome = fc.oneof(
+  fc.constantFrom(completeCall(), completeCall(), completeCall(), completeCall(), completeCall(), completeCall(), completeCall(), completeCall(true)),
+  fc.record({ retryable: fc.boolean(), unreachable: fc.constantFrom(false, false, true) }).map(({ retryable, unreachable }) => failCall(retryable, unreachable)),
+);
+
+const claim = fc.record({ ...target_, duplicate: fc.boolean() }).map(({ duplicate, ...args }) => attemptOp(duplicate ? ["running"] : ["dispatched"], claimCall, args));
+const report = fc.record({ ...target_, update: progressUpdate }).map(({ update, ...args }) => attemptOp(["running"], reportCall(update), args));
+const finish = fc.record({ ...target_, call: outcome }).map(({ call, ...args }) => attemptOp(["running"], call, args));
+const deadLetter = fc.record(target_).map((args) => attemptOp(["dispatched", "running"], deadLetterCall, args));
+const reconcile = fc.record({ ...target_, huge: fc.constantFrom(false, false, false, true) }).map(({ huge, ...args }) => attemptOp(["running", "delayed"], reconcileCall(huge), args));
+
+/**
+ * What a consumer and a run follower do with a dispatched attempt: claim it, report, and end it;
+ * or die, leaving the lease to expire; or run for JOB_TIMEOUT_SECONDS (give or take 1 ms, the
+ * follower heartbeating all along) until the cron sweep finds it. Each call is a step of its own.
+ */
+type Ending = { call: Call; dt: number } | { long: number } | null;
+const ending: fc.Arbitrary<Ending> = fc.oneof(
+  { arbitrary: fc.record({ call: outcome, dt: fc.constantFrom(0, 10, 1000, 20_000) }), weight: 6 },
+  { arbitrary: fc.constant(null), weight: 1 },
+  { arbitrary: fc.record({ long: fc.constantFrom(-1, 0, 1) }), weight: 1 },
+);
+const endingLabel = (end: Ending) => (end === null ? "follower dies" : "long" in end ? `runs until the timeout ${end.long}ms` : end.call.label);
+
+const work = fc.record({
+  n: fc.nat(),
+  reports: fc.array(fc.record({ update: progressUpdate, dt: fc.constantFrom(0, 10, 1000, 10_000, 29_000) }), { maxLength: 3 }),
+  end: ending,
+}).map(({ n, reports, end }) => op(`work(dispatched #${n}, ${reports.length} reports, ${endingLabel(end)})`, async (model, h) => {
+  const job = target(model, n, ["dispatched"]);
+  if (!job || job.state !== "dispatched") return;
+  const { id, attempt } = job;
+  if (!(await callStep(model, h, claimCall, id, attempt))) return;
+  for (const { update, dt } of reports) {
+    model.now += dt;
+    await callStep(model, h, reportCall(update), id, attempt);
+  }
+  if (end === null) return;
+  if ("long" in end) {
+    model.now = Math.max(model.now, job.attemptStartedAt! + CONFIG.jobTimeoutMs + end.long);
+    await callStep(model, h, reportCall({}), id, attempt);
+    await sweepStep(model, h);
+    return;
+  }
+  model.now += end.dt;
+  await callStep(model, h, end.call, id, attempt);
+}));
+
+async function enqueueBoth(model: CoordinatorModel, h: Harness, id: string, body: Body, prio: Priority, maxRetries: number): Promise<void> {
+  await step(model, h, `enqueue ${id} ${prio} ${body.type} ${JSON.stringify(body.payload)} maxRetries=${maxRetries}`, async () => {
+    if (!h.ids.includes(id)) h.ids.push(id);
+    const actual = await h.stub.enqueue({ id, type: body.type, payload: body.payload, priority: prio, maxRetries }, model.now);
+    const expected = model.enqueue(id, body, prio, maxRetries);
+    if (expected.ok && expected.created) h.bodies.set(id, body);
+    answer("enqueue answer", actual, expected);
+    return { unchanged: !(expected.ok && expected.created), note: JSON.stringify(expected) };
+  });
+}
+
+const enqueueNew = fc.record({ prio: priority, maxRetries: fc.integer({ min: 0, max: 3 }), type: fc.constantFrom(...TYPES), v: fc.nat(3), count: fc.constantFrom(1, 1, 1, 1, 1, 1, 3, 12) })
+  .map(({ prio, maxRetries, type, v, count }) => op(`enqueue ${count} new (${prio}, ${type}, maxRetries ${maxRetries})`, async (model, h) => {
+    for (let i = 0; i < count; i++) {
+      const id = `j${h.ids.length}`;
+      await enqueueBoth(model, h, id, { type, payload: { item: id, v } }, prio, maxRetries);
+    }
+  }));
+
+/** The same id again: the same body (keys reordered: still the same), or another one. */
+const enqueueAgain = fc.record({ n: fc.nat(), sameBody: fc.boolean(), prio: priority, maxRetries: fc.integer({ min: 0, max: 3 }) })
+  .map(({ n, sameBody, prio, maxRetries }) => op(`enqueue again (#${n}, ${sameBody ? "same body" : "other body"}, ${prio})`, async (model, h) => {
+    const id = h.ids[n % Math.max(1, h.ids.length)] ?? "j0";
+    const last = h.bodies.get(id) ?? { type: "data_sync" as JobType, payload: { item: id, v: 0 } };
+    const body: Body = sameBody
+      ? { type: last.type, payload: Object.fromEntries(Object.entries(last.payload).reverse()) }
+      : n % 2 === 0 ? { type: last.type, payload: { ...last.payload, v: Number(last.payload.v) + 1 } } : { type: TYPES[(TYPES.indexOf(last.type) + 1) % 4]!, payload: last.payload };
+    if (!sameBody && bodyKey(body) === bodyKey(last)) throw new Error("test bug: the other body is the same");
+    await enqueueBoth(model, h, id, body, prio, maxRetries);
+  }));
+
+const cancel = fc.record({ n: fc.nat(), live: fc.boolean(), dt }).map(({ n, live, dt }) => op(`cancel(${live ? "live" : "any"} #${n})`, (model, h) =>
+  step(model, h, "cancel", async () => {
+    model.now += dt;
+    const id = live ? target(model, n, ["queued", "delayed", "dispatched", "running"])?.id ?? "ghost" : h.ids[n % Math.max(1, h.ids.length)] ?? "ghost";
+    const actual = await h.stub.cancel(id, model.now);
+    const expected = model.cancel(id);
+    answer("cancel answer", actual, expected);
+    // Cancelling a cancelled job answers ok, and changes nothing.
+    return { unchanged: !expected.ok || expected.data.previousStatus === "cancelled", note: `${id} ${JSON.stringify(expected)}` };
+  })));
+
+/**
+ * An alarm: at the next timer (on time, a millisecond early or late) or now. Through `runTimers`,
+ * or through the real alarm handler, which reads `Date.now()`: pinned to the model's clock.
+ */
+const alarm = fc.record({ when: fc.constantFrom("next", "next", "next", "early", "late", "now"), real: fc.constantFrom(false, false, false, true) })
+  .map(({ when, real }) => op(`alarm(${when}${real ? ", real handler" : ""})`, (model, h) =>
+    step(model, h, `alarm ${when}${real ? " (real handler)" : ""}`, async () => {
+      const next = model.nextTimer();
+      if (when !== "now" && next !== null) model.now = Math.max(model.now, next + (when === "early" ? -1 : when === "late" ? 1 : 0));
+      if (!real) {
+        await h.stub.runTimers(model.now);
+        model.runTimers();
+        return { unchanged: false };
+      }
+      const clock = vi.spyOn(Date, "now").mockReturnValue(model.now);
+      let ran: boolean;
+      try {
+        ran = await runDurableObjectAlarm(h.stub);
+      } finally {
+        clock.mockRestore();
+      }
+      same("whether an alarm was set", ran, model.nextTimer() !== null);
+      if (ran) model.runTimers();
+      return { unchanged: !ran };
+    })));
+
+const sweepStep = (model: CoordinatorModel, h: Harness) => step(model, h, "sweep", async () => {
+  const actual = await h.stub.sweep(model.now);
+  const expected = model.sweep();
+  same("sweep answer", actual, expected);
+  return { unchanged: false, note: JSON.stringify(expected) };
+});
+const timersStep = (model: CoordinatorModel, h: Harness) => step(model, h, "runTimers", async () => {
+  await h.stub.runTimers(model.now);
+  model.runTimers();
+  return { unchanged: false };
+});
+
+const sweep = fc.constant(null).map(() => op("sweep", sweepStep));
+
+/** Time passes and nothing runs: as when an alarm is late. Steps around the lease, dispatch lease, timeout and retention. */
+const advance = fc.constantFrom(1, 150, 1000, 10_000, 29_999, 30_000, 45_000, 60_000, 61_000, 10 * 60_000, HOUR - 1000, HOUR, HOUR + 1, 24 * HOUR, 25 * HOUR)
+  .map((ms) => op(`advance ${ms}ms`, (model, h) => step(model, h, `advance ${ms}ms`, async () => {
+    model.now += ms;
+    return { unchanged: true };
+  })));
+
+/**
+ * Time moves to an instant where something changes: the next timer, a run's timeout, an outage's
+ * end of patience, or a millisecond either side; then maybe the cron sweep or the alarm runs.
+ */
+const advanceTo = fc.record({ to: fc.constantFrom("timer", "runTimeout", "outageTimeout"), delta: fc.constantFrom(-1, 0, 1), then: fc.constantFrom("nothing", "sweep", "timers") })
+  .map(({ to, delta, then }) => op(`advance to ${to}${delta ? ` ${delta > 0 ? "+" : ""}${delta}ms` : ""}, then ${then}`, async (model, h) => {
+    await step(model, h, `advance to ${to} ${delta}`, async () => {
+      const at = to === "timer" ? model.nextTimer() : model.deadlines()[to as "runTimeout" | "outageTimeout"];
+      if (at !== null) model.now = Math.max(model.now, at + delta);
+      return { unchanged: true };
+    });
+    if (then === "sweep") await sweepStep(model, h);
+    if (then === "timers") await timersStep(model, h);
+  }));
+
+/**
+ * LangGraph stays down: at each probe (the next timer) every dispatched attempt is claimed and
+ * finds it unreachable. Optionally first to a job's outage deadline, so that its next outage fails it.
+ */
+const outage = fc.record({ probes: fc.integer({ min: 1, max: 3 }), toDeadline: fc.boolean(), delta: fc.constantFrom(-1, 0, 1) })
+  .map(({ probes, toDeadline, delta }) => op(`outage(${probes} probes${toDeadline ? `, from the outage deadline ${delta}ms` : ""})`, async (model, h) => {
+    const deadline = model.deadlines().outageTimeout;
+    if (toDeadline && deadline !== null) model.now = Math.max(model.now, deadline + delta);
+    for (let i = 0; i < probes; i++) {
+      if (i > 0 || !toDeadline) model.now = Math.max(model.now, model.nextTimer() ?? model.now);
+      await timersStep(model, h);
+      for (const job of model.list("dispatched")) {
+        if (await callStep(model, h, claimCall, job.id, job.attempt)) await callStep(model, h, failCall(true, true), job.id, job.attempt);
+      }
+    }
+  }));
+
+/** Every running job's follower sends a heartbeat, as it does every 10 s. */
+const heartbeats = fc.constant(null).map(() => op("heartbeats", async (model, h) => {
+  for (const job of model.list("running")) await callStep(model, h, reportCall({}), job.id, job.attempt);
+}));
+
+const evict = fc.constant(null).map(() => op("evict", (model, h) => step(model, h, "evict", async () => {
+  await evictDurableObject(h.stub);
+  return { unchanged: true };
+})));
+
+const operations = fc.oneof(
+  { arbitrary: enqueueNew, weight: 10 },
+  { arbitrary: enqueueAgain, weight: 3 },
+  { arbitrary: cancel, weight: 4 },
+  { arbitrary: work, weight: 14 },
+  { arbitrary: claim, weight: 5 },
+  { arbitrary: report, weight: 4 },
+  { arbitrary: finish, weight: 6 },
+  { arbitrary: deadLetter, weight: 2 },
+  { arbitrary: reconcile, weight: 2 },
+  { arbitrary: alarm, weight: 12 },
+  { arbitrary: sweep, weight: 3 },
+  { arbitrary: advance, weight: 4 },
+  { arbitrary: advanceTo, weight: 4 },
+  { arbitrary: heartbeats, weight: 3 },
+  { arbitrary: outage, weight: 3 },
+  { arbitrary: evict, weight: 2 },
+);
+
+/** A small deterministic PRNG (mulberry32): the coordinator's retry jitter, replayable from the seed. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe("the coordinator against its reference model", () => {
+  it(`keeps every invariant over ${RUNS} random sequences of up to ${STEPS} steps`, { timeout: 0 }, async () => {
+    let failingTrace: string[] = [];
+    const property = fc.asyncProperty(fc.integer(), fc.commands([operations], { maxCommands: STEPS, size: "max", ...(REPLAY_COMMANDS ? { replayPath: REPLAY_COMMANDS } : {}) }), async (seed, ops) => {
+      const name = `model-${crypto.randomUUID()}`;
+      const stub = env.QUEUE_COORDINATOR.getByName(name) as Stub;
+      const random = vi.spyOn(Math, "random").mockImplementation(seededRandom(seed));
+      // Every transition logs a JSON line; thousands of steps of them are noise here.
+      const quiet = (["log", "warn", "error"] as const).map((level) => vi.spyOn(console, level).mockImplementation(() => {}));
+      const h: Harness = { stub, name, prev: await snapshot(stub, T0), ids: [], historyLengths: new Map(), bodies: new Map(), threads: new Set(), halfOpenSinceSeq: null, trace: [], steps: 0 };
+      try {
+        await fc.asyncModelRun(() => ({ model: new CoordinatorModel(T0), real: h }), ops);
+      } catch (error) {
+        failingTrace = h.trace;
+        throw error;
+      } finally {
+        random.mockRestore();
+        for (const spy of quiet) spy.mockRestore();
+      }
+    });
+    const started = Date.now();
+    const details = await fc.check(property, {
+      numRuns: RUNS,
+      interruptAfterTimeLimit: SECONDS * 1000,
+      ...(REPLAY_SEED ? { seed: Number(REPLAY_SEED) } : {}),
+      ...(REPLAY_PATH ? { path: REPLAY_PATH, endOnFailure: true } : {}),
+    });
+    if (details.failed) {
+      const commands = /replayPath="([^"]*)"/.exec(String(details.counterexample?.[1]))?.[1];
+      const replay = [
+        `VITE_MODEL_RUNS=${RUNS} VITE_MODEL_STEPS=${STEPS} VITE_MODEL_SEED=${details.seed} VITE_MODEL_PATH=${details.counterexamplePath}`,
+        commands ? `VITE_MODEL_COMMANDS='${commands}'` : "",
+        "npx vitest run --project unit test/unit/coordinator-model.test.ts",
+      ].filter(Boolean).join(" ");
+      const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+      throw new Error(`${fc.defaultReportMessage(details)}\n\n${cause}\n\nReplay: ${replay}\n\nSteps of the shrunk failing sequence:\n${failingTrace.join("\n")}`);
+    }
+    console.info(`coordinator model: ${details.numRuns} sequences, ${totalSteps} steps in ${Math.round((Date.now() - started) / 1000)} s`);
+  });
+});
