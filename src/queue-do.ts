@@ -10,7 +10,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { queueConfig, type AppEnv, type QueueConfig } from "./config";
-import { answered, dispatchable, probeDue, tripped, type Circuit } from "./coordinator/circuit";
+import { answered, answeredSince, dispatchable, probeDue, tripped, type Circuit } from "./coordinator/circuit";
 import { dispatchRank, JobStore, type JobRow, type JobUpdate } from "./coordinator/job-store";
 import type { JobInput, ListRequest } from "./http/api-schema";
 import {
@@ -437,7 +437,8 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       const circuit = this.store.circuit();
       const allowed = dispatchable(circuit, this.config.concurrency - this.busySlots(), circuit.probe !== null && this.inFlight(circuit.probe));
       if (allowed <= 0) return [];
-      const sent = this.store.nextReady(allowed).map((job) => {
+      const ready = circuit.state === "half_open" ? this.store.nextProbe() : this.store.nextReady(allowed);
+      const sent = ready.map((job) => {
         const dispatched = this.store.update(job, {
           state: "dispatched", attempt: job.attempt + 1, attempt_started_at_ms: null, lease_until_ms: now + DISPATCH_LEASE_MS,
         });
@@ -478,7 +479,9 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
    * or fails the job for good; returns the state it is left in. Call inside a transaction.
    */
   private failAttempt(job: JobRow, failure: AttemptFailure, now: number): JobState {
-    if (failure.unreachable) {
+    if (failure.unreachable && answeredSince(this.store.circuit(), job.outage_since_ms)) {
+      failure = { error: `${failure.error} (LangGraph answered other jobs meanwhile)`, retryable: true };
+    } else if (failure.unreachable) {
       this.setCircuit(tripped(this.store.circuit(), now), now);
       const outageSinceMs = job.outage_since_ms ?? now;
       if (now - outageSinceMs < this.config.jobTimeoutMs) {
@@ -504,7 +507,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
 
   /** Something an attempt did shows LangGraph answering: the job's outage, and the circuit's, are over. */
   private langGraphAnswered(job: JobRow, now: number): JobRow {
-    this.setCircuit(answered(this.store.circuit()), now);
+    this.setCircuit(answered(this.store.circuit(), now), now);
     return job.outage_since_ms === null ? job : this.store.update(job, { outage_since_ms: null });
   }
 

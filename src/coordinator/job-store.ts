@@ -215,6 +215,13 @@ export class JobStore {
     return this.query<JobRow>("SELECT * FROM jobs INDEXED BY jobs_ready WHERE state = 'queued' ORDER BY score DESC, seq ASC LIMIT ?", limit);
   }
 
+  /** The probe a half-open circuit sends: the best ready job that has not met the outage, else the best. */
+  nextProbe(): JobRow[] {
+    return this.query<JobRow>(
+      "SELECT * FROM jobs INDEXED BY jobs_ready WHERE state = 'queued' ORDER BY outage_since_ms IS NOT NULL, score DESC, seq ASC LIMIT 1",
+    );
+  }
+
   /**
    * Ready jobs that will be dispatched before `job`: two range scans of jobs_ready (an OR of
    * the two conditions would scan the whole index). Costs one row per job ahead.

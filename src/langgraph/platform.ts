@@ -17,6 +17,11 @@ import {
 
 const STREAM_MODES: ("updates" | "custom")[] = ["updates", "custom"];
 const ACTIVE = new Set(["pending", "running"]);
+/**
+ * How long one request to LangGraph may take (streams excepted): a call that hangs must not
+ * hold a consumer, or outlast the attempt's lease, and counts as LangGraph not answering.
+ */
+const REQUEST_TIMEOUT_MS = 10_000;
 /** How long an interrupted run has to stop before it is taken for lost (recoverAfterOutage). */
 const LOST_RUN_GRACE_MS = 2000;
 /** How many times a stream that breaks while its run goes on is rejoined in one follow. */
@@ -36,7 +41,9 @@ export class PlatformClient implements LangGraphClient {
 
   constructor(private readonly settings: ClientSettings) {
     // No SDK-level retries: the coordinator owns retrying, with backoff, as job attempts.
-    this.client = new Client({ apiUrl: settings.baseUrl, apiKey: settings.apiKey ?? null, callerOptions: { maxRetries: 0 } });
+    this.client = new Client({
+      apiUrl: settings.baseUrl, apiKey: settings.apiKey ?? null, callerOptions: { maxRetries: 0 }, timeoutMs: REQUEST_TIMEOUT_MS,
+    });
   }
 
   async start(job: LangGraphJob): Promise<StartOutcome> {
@@ -49,9 +56,9 @@ export class PlatformClient implements LangGraphClient {
         if (latest && ACTIVE.has(latest.status)) {
           return job.afterOutage ? await this.recoverAfterOutage(job, latest.run_id) : { status: "started", runId: latest.run_id };
         }
-        // After a failed run, resume from its checkpoint; with none (it failed before its first
-        // step, or was cancelled while pending), `input: null` would fail: start from the payload.
-        if (latest) return await this.resume(job);
+        // After a failed run (or none: LangGraph may lose a run yet keep its checkpoints), resume
+        // from the checkpoint; with none, `input: null` would fail: start from the payload.
+        return await this.resume(job);
       }
       return await this.createRun(job, job.payload);
     } catch (error) {
@@ -257,6 +264,10 @@ const httpStatus = (error: unknown): number | undefined =>
 function failure(error: unknown, job: LangGraphJob, baseUrl: string): AttemptFailed {
   const status = httpStatus(error);
   const message = errorMessage(error).slice(0, 500);
+  if (error instanceof SyntaxError) {
+    // An answer, but not one we can read: LangGraph (or something in between) is broken, not away.
+    return { status: "failed", error: `LangGraph answered with invalid JSON at ${baseUrl}: ${message}`, retryable: true };
+  }
   if (status === undefined) {
     return { status: "failed", error: `LangGraph unreachable at ${baseUrl}: ${message}`, retryable: true, unreachable: true };
   }

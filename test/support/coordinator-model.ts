@@ -95,8 +95,10 @@ export interface Circuit {
   probeDelayMs: number;
   /** While half-open: the attempt sent as the probe. */
   probe: { id: string; attempt: number } | null;
+  /** When the circuit last closed (LangGraph answered after an outage). */
+  closedAt: number | null;
 }
-const CLOSED: Circuit = { state: "closed", openedAt: null, probeAt: null, probeDelayMs: 0, probe: null };
+const CLOSED: Circuit = { state: "closed", openedAt: null, probeAt: null, probeDelayMs: 0, probe: null, closedAt: null };
 
 export type Refusal = "JOB_NOT_FOUND" | "JOB_CANCELLED" | "JOB_ENDED" | "STALE_ATTEMPT" | "DUPLICATE_DELIVERY";
 
@@ -378,7 +380,10 @@ export class CoordinatorModel {
     const probe = this.circuit.probe;
     const probeInFlight = probe !== null && this.jobs.get(probe.id)?.attempt === probe.attempt && inFlight(this.jobs.get(probe.id)!.state);
     const allowed = this.circuit.state === "closed" ? free : this.circuit.state === "open" || probeInFlight ? 0 : Math.min(free, 1);
-    const sent = this.readyInOrder().slice(0, Math.max(0, allowed));
+    // The probe: the best ready job that has not met the outage, else the best ready job.
+    const ready = this.readyInOrder();
+    const candidates = this.circuit.state === "half_open" ? [ready.find((job) => job.outageSince === null) ?? ready[0]].filter((job) => job !== undefined) : ready;
+    const sent = candidates.slice(0, Math.max(0, allowed));
     for (const job of sent) {
       Object.assign(job, { state: "dispatched", attempt: job.attempt + 1, attemptStartedAt: null, leaseUntil: this.now + CONFIG.dispatchLeaseMs });
       this.record(job, "dispatched");
@@ -388,6 +393,11 @@ export class CoordinatorModel {
 
   /** A failed attempt: back to the queue (LangGraph unreachable), a retry after a backoff, or the end. */
   private failAttempt(job: ModelJob, failure: Failure, error: ExpectedError = failure.error): State {
+    // Unreachable again though LangGraph answered since this job's outage began: the job's own trouble.
+    if (failure.unreachable && job.outageSince !== null && this.circuit.closedAt !== null && this.circuit.closedAt > job.outageSince) {
+      failure = { error: `${failure.error} (LangGraph answered other jobs meanwhile)`, retryable: true };
+      error = failure.error;
+    }
     if (failure.unreachable) {
       this.trip();
       const since = job.outageSince ?? this.now;
@@ -437,12 +447,12 @@ export class CoordinatorModel {
   private trip(): void {
     if (this.circuit.state === "open") return;
     const probeDelayMs = this.circuit.state === "half_open" ? Math.min(2 * this.circuit.probeDelayMs, CONFIG.probeMaxMs) : CONFIG.probeFirstMs;
-    this.circuit = { state: "open", openedAt: this.circuit.openedAt ?? this.now, probeAt: this.now + probeDelayMs, probeDelayMs, probe: null };
+    this.circuit = { ...this.circuit, state: "open", openedAt: this.circuit.openedAt ?? this.now, probeAt: this.now + probeDelayMs, probeDelayMs, probe: null };
   }
 
   /** An attempt showed LangGraph answering: the circuit closes, and the job's outage is over. */
   private answered(job: ModelJob): void {
-    this.circuit = CLOSED;
+    if (this.circuit.state !== "closed") this.circuit = { ...CLOSED, closedAt: this.now };
     job.outageSince = null;
   }
 

@@ -46,21 +46,23 @@ describe("LangGraph circuit breaker", () => {
     await queue.runTimers(now + PROBE_FIRST_MS - 1);
     expect(await dispatchedIds(queue, ["a", "b", "c"])).toEqual([]);
 
-    // Half-open: exactly one probe, the best ready job ("a", the oldest), though two slots are free.
+    // Half-open: exactly one probe though two slots are free: "c", the best job that has not met the outage.
     await queue.runTimers(now + PROBE_FIRST_MS);
-    expect(await dispatchedIds(queue, ["a", "b", "c"])).toEqual(["a"]);
+    expect(await dispatchedIds(queue, ["a", "b", "c"])).toEqual(["c"]);
     expect((await queue.stats()).langgraph.circuit).toBe("half_open");
 
     // The probe finds LangGraph down too: open again, for twice as long.
     const probeFailedAt = now + PROBE_FIRST_MS + 50;
-    await queue.claim("a", 2, probeFailedAt);
-    await queue.fail("a", 2, down, probeFailedAt);
+    await queue.claim("c", 1, probeFailedAt);
+    await queue.fail("c", 1, down, probeFailedAt);
     expect((await queue.stats()).langgraph).toMatchObject({ circuit: "open", nextProbeAt: new Date(probeFailedAt + 2 * PROBE_FIRST_MS).toISOString() });
 
-    // The next probe's run is created: LangGraph answers, and both slots fill at once.
+    // Every ready job has met the outage now: the best of them ("a") probes. Its run is created,
+    // LangGraph answers, and the other slot fills at once.
     await queue.runTimers(probeFailedAt + 2 * PROBE_FIRST_MS);
-    expect(await queue.claim("a", 3, probeFailedAt + 2 * PROBE_FIRST_MS)).toMatchObject({ ok: true });
-    await queue.report("a", 3, { runId: "run-a" }, probeFailedAt + 2 * PROBE_FIRST_MS + 5);
+    expect(await dispatchedIds(queue, ["a", "b", "c"])).toEqual(["a"]);
+    expect(await queue.claim("a", 2, probeFailedAt + 2 * PROBE_FIRST_MS)).toMatchObject({ ok: true });
+    await queue.report("a", 2, { runId: "run-a" }, probeFailedAt + 2 * PROBE_FIRST_MS + 5);
     expect((await queue.stats()).langgraph.circuit).toBe("closed");
     expect(await dispatchedIds(queue, ["b", "c"])).toEqual(["b"]);
     expect(await statusOf(queue, "a")).toMatchObject({ status: "running", retryCount: 0 });
@@ -77,6 +79,7 @@ describe("LangGraph circuit breaker", () => {
   it("fails a job for an outage only once it has lasted JOB_TIMEOUT_SECONDS", async () => {
     const now = Date.now();
     const queue = await busyQueue(now);
+    await queue.cancel("c", now);
     await queue.fail("a", 1, down, now);
     await queue.runTimers(now + HOUR_MS - 1000);
     expect(await queue.claim("a", 2, now + HOUR_MS - 1000)).toMatchObject({ ok: true });
@@ -84,5 +87,28 @@ describe("LangGraph circuit breaker", () => {
     const status = await statusOf(queue, "a");
     expect(status).toMatchObject({ status: "failed", retryCount: 0 });
     expect(status.error).toMatch(/LangGraph unreachable for more than 3600s/);
+  });
+});
+
+describe("a job whose own requests never get through", () => {
+  it("is not the probe while another job is ready, and spends its retries once LangGraph has answered others", async () => {
+    const now = Date.now();
+    const queue = await busyQueue(now);
+    // "a" loses its connection; "b" finishes fine later. "c" waits.
+    await queue.fail("a", 1, down, now);
+    await queue.runTimers(now + PROBE_FIRST_MS);
+    // The probe is "c", which has not met the outage, though "a" ranks first.
+    expect(await dispatchedIds(queue, ["a", "c"])).toEqual(["c"]);
+    await queue.claim("c", 1, now + PROBE_FIRST_MS);
+    await queue.report("c", 1, { runId: "run-c" }, now + PROBE_FIRST_MS + 5);
+    expect((await queue.stats()).langgraph.circuit).toBe("closed");
+    // "a" is dispatched again and again finds LangGraph unreachable: now that costs a retry, and the circuit stays closed.
+    await queue.complete("b", 1, {}, now + PROBE_FIRST_MS + 10);
+    expect(await queue.claim("a", 2, now + PROBE_FIRST_MS + 10)).toMatchObject({ ok: true });
+    await queue.fail("a", 2, down, now + PROBE_FIRST_MS + 20);
+    const status = await statusOf(queue, "a");
+    expect(status).toMatchObject({ status: "queued", retryCount: 1 });
+    expect(status.error).toMatch(/answered other jobs meanwhile/);
+    expect((await queue.stats()).langgraph.circuit).toBe("closed");
   });
 });

@@ -227,12 +227,18 @@ function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void
   }
 
   // The job dispatched next is the best ready one: better than every job still ready, in rank order among themselves.
+  // A half-open circuit's probe is the best of the ready jobs that have not met the outage, if there are any.
   const lastSeq = prev.events.at(-1)?.seq ?? 0;
   const newEvents = snap.events.filter((e) => e.seq > lastSeq);
-  const sent = newEvents.filter((e) => e.event === "dispatched").map((e) => byId.get(e.job_id)!);
+  const dispatchEvents = newEvents.filter((e) => e.event === "dispatched");
+  const sent = dispatchEvents.map((e) => byId.get(e.job_id)!);
   const ready = rows.filter((row) => row.state === "queued");
+  const metOutage = (row: Row) => row.outage_since_ms !== null && row.outage_since_ms !== undefined;
   for (const [i, job] of sent.entries()) {
-    for (const waiting of ready) ensure(ranksBefore(rankOf(job), rankOf(waiting)), () => `dispatched ${job.id} (score ${job.score}) while ${waiting.id} (score ${waiting.score}, earlier) was ready`);
+    const probe = (JSON.parse(dispatchEvents[i]!.detail ?? "{}") as { probe?: boolean }).probe === true;
+    if (probe && metOutage(job)) ensure(ready.every(metOutage), () => `probe ${job.id} met the outage while a job that has not was ready`);
+    const rivals = probe && !metOutage(job) ? ready.filter((row) => !metOutage(row)) : ready;
+    for (const waiting of rivals) ensure(ranksBefore(rankOf(job), rankOf(waiting)), () => `dispatched ${job.id} (score ${job.score}) while ${waiting.id} (score ${waiting.score}, earlier) was ready`);
     if (i > 0) ensure(ranksBefore(rankOf(sent[i - 1]!), rankOf(job)), () => `dispatched ${sent[i - 1]!.id} before ${job.id}`);
   }
   // Nothing waits while a slot is free and the circuit is closed; an open circuit lets nothing through.
