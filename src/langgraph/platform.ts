@@ -50,7 +50,9 @@ export class PlatformClient implements LangGraphClient {
     const { threadId } = job;
     try {
       if (!job.firstRun) {
-        await this.client.threads.create({ threadId, ifExists: "do_nothing", metadata: { queueName: job.queueName, jobId: job.jobId } });
+        // With its graph, so that a thread LangGraph lost while keeping its checkpoints (the JS dev
+        // server killed mid-run) shows those checkpoints again.
+        await this.client.threads.create({ threadId, ifExists: "do_nothing", graphId: job.type, metadata: { queueName: job.queueName, jobId: job.jobId } });
         const latest = await this.latestRun(threadId);
         if (latest?.status === "success") return await this.finalState(threadId);
         if (latest && ACTIVE.has(latest.status)) {
