@@ -12,101 +12,30 @@ import { DurableObject } from "cloudflare:workers";
 import { queueConfig, type AppEnv, type QueueConfig } from "./config";
 import { answered, answeredSince, dispatchable, probeDue, tripped, type Circuit } from "./coordinator/circuit";
 import { dispatchRank, JobStore, type JobRow, type JobUpdate } from "./coordinator/job-store";
+import {
+  DISPATCH_LEASE_MS, LEASE_MS, MAX_RESULT_BYTES, RECENTLY_STOPPED_MS, type AttemptFailure, type ClaimedJob,
+  type EnqueueResult, type Failure, type JobMessage, type ProgressReport, type ReportRefusal, type Result, type RunToCheck,
+} from "./coordinator/protocol";
+import { circuitView, JobViews } from "./coordinator/views";
 import type { JobInput, ListRequest } from "./http/api-schema";
 import {
-  backoffDelayMs, canonicalJson, DEFAULT_PROCESS_SECONDS, estimateCompletionMs, estimateWaitSeconds,
-  isTerminal, PRIORITY_SCORES, publicStatus, threadIdFor, toIso, type JobState, type JobStatus, type JobType, type JsonValue,
+  backoffDelayMs, canonicalJson, isTerminal, PRIORITY_SCORES, publicStatus, threadIdFor, toIso, type JobState, type JobStatus, type JsonValue,
 } from "./jobs";
 import type { StopReason } from "./langgraph";
 import { log } from "./log";
-import type { FollowTask } from "./run-follower";
 
-/** Time a dispatched job has to be claimed by a consumer before it goes back to the queue. */
-export const DISPATCH_LEASE_MS = 60_000;
-/** A claimed job's lease; its run follower renews it every HEARTBEAT_MS. */
-export const LEASE_MS = 30_000;
-export const HEARTBEAT_MS = 10_000;
-/** Results larger than this are refused: a DO SQLite row holds at most 2 MB. */
-export const MAX_RESULT_BYTES = 1024 * 1024;
-/** Cancelled or failed jobs whose LangGraph run the sweep makes sure is stopped (it runs every minute). */
-export const RECENTLY_STOPPED_MS = 3 * 60_000;
-
-export interface JobMessage {
-  queueName: string;
-  jobId: string;
-  attempt: number;
-}
-
-/**
- * What a consumer needs to start an attempt it has claimed, and its follower to follow it. The
- * payload travels as JSON text (`payloadJson`): RPC types cannot carry an arbitrary JSON object
- * type. `threadId` is the job's LangGraph thread, the same for every attempt; `firstRun` says no
- * earlier attempt was ever claimed, so the thread has no run yet; `afterOutage` that an earlier
- * attempt found LangGraph unreachable, so a run it left "running" may be one LangGraph lost.
- */
-export type ClaimedJob = Omit<FollowTask, "runId"> & { retryCount: number; afterOutage: boolean };
-
-/** A job whose LangGraph run the sweep should look at. */
-export interface RunToCheck {
-  jobId: string;
-  attempt: number;
-  threadId: string;
-  runId: string;
-}
-
-export interface ProgressReport {
-  progress?: number;
-  currentStep?: string;
-  runId?: string;
-  /** A follower took up this attempt's run again (its budget ran out, or it died). */
-  rejoined?: boolean;
-  /** The job's run goes on in a copy of its thread from now on (LangGraph lost the original's run). */
-  threadId?: string;
-}
-
-/**
- * Why an attempt failed. `unreachable`: LangGraph gave no answer at all (refused, reset, timed
- * out), which is not the job's fault: it goes back to the queue without spending a retry.
- */
-export interface AttemptFailure {
-  error: string;
-  retryable: boolean;
-  unreachable?: boolean;
-}
-
-export type Failure<Code extends string> = { ok: false; code: Code; message: string };
-export type Result<T, Code extends string> = { ok: true; data: T } | Failure<Code>;
-
-/**
- * Why a consumer's report was refused; in each case it must stop working on the attempt. The
- * job is over (its LangGraph run should stop too) unless another attempt has taken it on.
- */
-export type ReportRefusal = "JOB_NOT_FOUND" | "JOB_CANCELLED" | "JOB_ENDED" | "STALE_ATTEMPT" | "DUPLICATE_DELIVERY";
-
-/** A newer attempt may be following the same LangGraph run: only a job that is over stops it. */
-export const jobIsOver = (refusal: ReportRefusal): boolean => refusal !== "STALE_ATTEMPT" && refusal !== "DUPLICATE_DELIVERY";
-
-export interface EnqueueData {
-  jobId: string;
-  status: JobStatus;
-  priority: string;
-  estimatedWaitTime: number;
-  queuePosition: number;
-}
-
-export type EnqueueResult =
-  | { ok: true; created: boolean; data: EnqueueData }
-  | (Failure<"QUEUE_FULL"> & { retryAfterSeconds: number })
-  | Failure<"JOB_ID_CONFLICT">;
+export * from "./coordinator/protocol";
 
 export class QueueCoordinator extends DurableObject<AppEnv> {
   private readonly store: JobStore;
   private readonly config: QueueConfig;
+  private readonly views: JobViews;
 
   constructor(ctx: DurableObjectState, env: AppEnv) {
     super(ctx, env);
     this.store = new JobStore(ctx.storage.sql);
     this.config = queueConfig(env);
+    this.views = new JobViews(this.store, this.config);
     void ctx.blockConcurrencyWhile(async () => this.store.migrate());
   }
 
@@ -128,12 +57,12 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
         if (existing.body_hash !== bodyHash) {
           return conflict(job.id);
         }
-        return { ok: true, created: false, data: this.enqueueView(existing) };
+        return { ok: true, created: false, data: this.views.enqueueView(existing) };
       }
       const counters = this.store.counters();
       const active = counters.queued + counters.delayed + counters.dispatched + counters.running;
       if (active >= this.config.capacity) {
-        const retryAfterSeconds = Math.max(1, Math.ceil(this.avgProcessSeconds() / this.config.concurrency));
+        const retryAfterSeconds = Math.max(1, Math.ceil(this.views.avgProcessSeconds() / this.config.concurrency));
         return {
           ok: false,
           code: "QUEUE_FULL",
@@ -150,35 +79,20 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
         expires_at_ms: null, outage_since_ms: null,
       });
       this.record(row, "queued", now, { priority: row.priority, type: row.type });
-      return { ok: true, created: true, data: this.enqueueView(row) };
+      return { ok: true, created: true, data: this.views.enqueueView(row) };
     });
     if (outcome.ok && outcome.created) await this.dispatchReadyJobs(now);
     if (!outcome.ok) log({ event: "enqueue_refused", queue: this.queueName, jobId: job.id, code: outcome.code }, "warn");
     return outcome;
   }
 
-  status(jobId: string, now = Date.now()): Result<ReturnType<QueueCoordinator["statusView"]>, "JOB_NOT_FOUND"> {
+  status(jobId: string, now = Date.now()): Result<ReturnType<JobViews["statusView"]>, "JOB_NOT_FOUND"> {
     const job = this.store.get(jobId);
-    return job ? { ok: true, data: this.statusView(job, now) } : notFound(jobId);
+    return job ? { ok: true, data: this.views.statusView(job, now) } : notFound(jobId);
   }
 
   stats() {
-    const c = this.store.counters();
-    const ended = c.completedTotal + c.failedTotal;
-    return {
-      queueName: this.queueName,
-      totalJobs: c.queued + c.delayed + c.dispatched + c.running + c.completed + c.failed + c.cancelled,
-      queuedJobs: c.queued + c.delayed + c.dispatched,
-      runningJobs: c.running,
-      completedJobs: c.completed,
-      failedJobs: c.failed,
-      cancelledJobs: c.cancelled,
-      averageProcessTime: c.completedTotal > 0 ? Math.round(c.processMsTotal / c.completedTotal / 1000) : 0,
-      successRate: ended > 0 ? Math.round((c.completedTotal / ended) * 1000) / 1000 : null,
-      capacity: this.config.capacity,
-      concurrency: this.config.concurrency,
-      langgraph: circuitView(this.store.circuit()),
-    };
+    return this.views.stats(this.queueName);
   }
 
   async cancel(
@@ -217,7 +131,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       : this.store.listNewest(request.status ?? null, request.limit, validCursor?.[0] ?? null);
     const last = rows.length === request.limit ? rows.at(-1) : undefined;
     return {
-      jobs: rows.map((row) => this.summaryView(row)),
+      jobs: rows.map((row) => this.views.summaryView(row)),
       nextCursor: last ? (queued ? `${dispatchRank(last)}:${last.seq}` : `${last.seq}`) : null,
     };
   }
@@ -435,7 +349,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   private async dispatchReadyJobs(now: number): Promise<void> {
     const messages = this.ctx.storage.transactionSync(() => {
       const circuit = this.store.circuit();
-      const allowed = dispatchable(circuit, this.config.concurrency - this.busySlots(), circuit.probe !== null && this.inFlight(circuit.probe));
+      const allowed = dispatchable(circuit, this.config.concurrency - this.views.busySlots(), circuit.probe !== null && this.inFlight(circuit.probe));
       if (allowed <= 0) return [];
       const ready = circuit.state === "half_open" ? this.store.nextProbe() : this.store.nextReady(allowed);
       const sent = ready.map((job) => {
@@ -575,84 +489,6 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     if (next === null) void this.ctx.storage.deleteAlarm();
     else void this.ctx.storage.setAlarm(next);
   }
-
-  /** Slots taken: dispatched jobs waiting for a consumer, and running ones. */
-  private busySlots(): number {
-    const counters = this.store.counters();
-    return counters.dispatched + counters.running;
-  }
-
-  /** The average run time of a job of `type` (or of any job), once there is one to go by. */
-  private avgProcessSeconds(type?: JobType): number {
-    const ofType = type ? this.store.typeAverageMs(type) : null;
-    if (ofType !== null) return ofType / 1000;
-    const c = this.store.counters();
-    return c.completedTotal > 0 ? c.processMsTotal / c.completedTotal / 1000 : DEFAULT_PROCESS_SECONDS;
-  }
-
-  private enqueueView(job: JobRow): EnqueueData {
-    const waiting = this.waitingView(job);
-    return {
-      jobId: job.id,
-      status: publicStatus(job.state),
-      priority: job.priority,
-      estimatedWaitTime: waiting?.estimatedWaitTime ?? 0,
-      queuePosition: waiting?.queuePosition ?? 0,
-    };
-  }
-
-  private waitingView(job: JobRow): { queuePosition: number; estimatedWaitTime: number } | null {
-    // Dispatched: it holds a slot and leaves the queue as soon as a consumer takes it on.
-    if (job.state === "dispatched") return { queuePosition: 0, estimatedWaitTime: 0 };
-    if (job.state !== "queued") return null;
-    const jobsAhead = this.store.countAhead(job);
-    return {
-      queuePosition: jobsAhead + 1,
-      estimatedWaitTime: estimateWaitSeconds({
-        jobsAhead, running: this.busySlots(), concurrency: this.config.concurrency,
-        avgProcessSeconds: this.avgProcessSeconds(),
-      }),
-    };
-  }
-
-  private statusView(job: JobRow, now: number) {
-    const running = job.state === "running";
-    return {
-      jobId: job.id,
-      status: publicStatus(job.state),
-      progress: job.progress,
-      currentStep: job.current_step,
-      ...this.waitingView(job),
-      enqueuedAt: toIso(job.enqueued_at_ms),
-      startedAt: toIso(job.started_at_ms),
-      estimatedCompletion: running
-        ? toIso(estimateCompletionMs({ startedAtMs: job.attempt_started_at_ms!, progress: job.progress, avgProcessSeconds: this.avgProcessSeconds(job.type), now }))
-        : null,
-      completedAt: toIso(job.ended_at_ms),
-      retryCount: job.retry_count,
-      maxRetries: job.max_retries,
-      nextRetryAt: toIso(job.next_retry_at_ms),
-      result: job.result === null ? null : (JSON.parse(job.result) as JsonValue),
-      error: job.error,
-    };
-  }
-
-  private summaryView(job: JobRow) {
-    return {
-      jobId: job.id,
-      type: job.type,
-      status: publicStatus(job.state),
-      priority: job.priority,
-      progress: job.progress,
-      currentStep: job.current_step,
-      retryCount: job.retry_count,
-      enqueuedAt: toIso(job.enqueued_at_ms),
-      startedAt: toIso(job.started_at_ms),
-      completedAt: toIso(job.ended_at_ms),
-      nextRetryAt: toIso(job.next_retry_at_ms),
-      error: job.error,
-    };
-  }
 }
 
 function resultTooLarge(resultJson: string): string | null {
@@ -676,6 +512,3 @@ async function sha256(text: string): Promise<string> {
 export const coordinatorFor = (env: AppEnv, queueName: string): DurableObjectStub<QueueCoordinator> =>
   env.QUEUE_COORDINATOR.getByName(queueName) as DurableObjectStub<QueueCoordinator>;
 
-function circuitView(circuit: Circuit) {
-  return { circuit: circuit.state, openedAt: toIso(circuit.openedAtMs), nextProbeAt: toIso(circuit.probeAtMs) };
-}

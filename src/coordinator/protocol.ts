@@ -1,0 +1,85 @@
+/**
+ * What the coordinator's callers and it exchange: the Queue message, a claimed attempt, the
+ * reports of consumers and run followers, the discriminated results, and the time limits they
+ * all keep to.
+ */
+import type { JobStatus } from "../jobs";
+import type { FollowTask } from "../run-follower";
+
+/** Time a dispatched job has to be claimed by a consumer before it goes back to the queue. */
+export const DISPATCH_LEASE_MS = 60_000;
+/** A claimed job's lease; its run follower renews it every HEARTBEAT_MS. */
+export const LEASE_MS = 30_000;
+export const HEARTBEAT_MS = 10_000;
+/** Results larger than this are refused: a DO SQLite row holds at most 2 MB. */
+export const MAX_RESULT_BYTES = 1024 * 1024;
+/** Cancelled or failed jobs whose LangGraph run the sweep makes sure is stopped (it runs every minute). */
+export const RECENTLY_STOPPED_MS = 3 * 60_000;
+
+export interface JobMessage {
+  queueName: string;
+  jobId: string;
+  attempt: number;
+}
+
+/**
+ * What a consumer needs to start an attempt it has claimed, and its follower to follow it. The
+ * payload travels as JSON text (`payloadJson`): RPC types cannot carry an arbitrary JSON object
+ * type. `threadId` is the job's LangGraph thread, the same for every attempt; `firstRun` says no
+ * earlier attempt was ever claimed, so the thread has no run yet; `afterOutage` that an earlier
+ * attempt found LangGraph unreachable, so a run it left "running" may be one LangGraph lost.
+ */
+export type ClaimedJob = Omit<FollowTask, "runId"> & { retryCount: number; afterOutage: boolean };
+
+/** A job whose LangGraph run the sweep should look at. */
+export interface RunToCheck {
+  jobId: string;
+  attempt: number;
+  threadId: string;
+  runId: string;
+}
+
+export interface ProgressReport {
+  progress?: number;
+  currentStep?: string;
+  runId?: string;
+  /** A follower took up this attempt's run again (its budget ran out, or it died). */
+  rejoined?: boolean;
+  /** The job's run goes on in a copy of its thread from now on (LangGraph lost the original's run). */
+  threadId?: string;
+}
+
+/**
+ * Why an attempt failed. `unreachable`: LangGraph gave no answer at all (refused, reset, timed
+ * out), which is not the job's fault: it goes back to the queue without spending a retry.
+ */
+export interface AttemptFailure {
+  error: string;
+  retryable: boolean;
+  unreachable?: boolean;
+}
+
+export type Failure<Code extends string> = { ok: false; code: Code; message: string };
+export type Result<T, Code extends string> = { ok: true; data: T } | Failure<Code>;
+
+/**
+ * Why a consumer's report was refused; in each case it must stop working on the attempt. The
+ * job is over (its LangGraph run should stop too) unless another attempt has taken it on.
+ */
+export type ReportRefusal = "JOB_NOT_FOUND" | "JOB_CANCELLED" | "JOB_ENDED" | "STALE_ATTEMPT" | "DUPLICATE_DELIVERY";
+
+/** A newer attempt may be following the same LangGraph run: only a job that is over stops it. */
+export const jobIsOver = (refusal: ReportRefusal): boolean => refusal !== "STALE_ATTEMPT" && refusal !== "DUPLICATE_DELIVERY";
+
+export interface EnqueueData {
+  jobId: string;
+  status: JobStatus;
+  priority: string;
+  estimatedWaitTime: number;
+  queuePosition: number;
+}
+
+export type EnqueueResult =
+  | { ok: true; created: boolean; data: EnqueueData }
+  | (Failure<"QUEUE_FULL"> & { retryAfterSeconds: number })
+  | Failure<"JOB_ID_CONFLICT">;

@@ -1,0 +1,119 @@
+/**
+ * What clients see of the coordinator's records: a job's status, its place in the queue and
+ * the wait before it, list summaries, and the queue's stats. Read-only, over the store.
+ */
+import type { QueueConfig } from "../config";
+import {
+  DEFAULT_PROCESS_SECONDS, estimateCompletionMs, estimateWaitSeconds, publicStatus, toIso, type JobType, type JsonValue,
+} from "../jobs";
+import type { Circuit } from "./circuit";
+import type { JobRow, JobStore } from "./job-store";
+import type { EnqueueData } from "./protocol";
+
+export class JobViews {
+  constructor(
+    private readonly store: JobStore,
+    private readonly config: QueueConfig,
+  ) {}
+
+  stats(queueName: string) {
+    const c = this.store.counters();
+    const ended = c.completedTotal + c.failedTotal;
+    return {
+      queueName,
+      totalJobs: c.queued + c.delayed + c.dispatched + c.running + c.completed + c.failed + c.cancelled,
+      queuedJobs: c.queued + c.delayed + c.dispatched,
+      runningJobs: c.running,
+      completedJobs: c.completed,
+      failedJobs: c.failed,
+      cancelledJobs: c.cancelled,
+      averageProcessTime: c.completedTotal > 0 ? Math.round(c.processMsTotal / c.completedTotal / 1000) : 0,
+      successRate: ended > 0 ? Math.round((c.completedTotal / ended) * 1000) / 1000 : null,
+      capacity: this.config.capacity,
+      concurrency: this.config.concurrency,
+      langgraph: circuitView(this.store.circuit()),
+    };
+  }
+
+  /** Slots taken: dispatched jobs waiting for a consumer, and running ones. */
+  busySlots(): number {
+    const counters = this.store.counters();
+    return counters.dispatched + counters.running;
+  }
+
+  /** The average run time of a job of `type` (or of any job), once there is one to go by. */
+  avgProcessSeconds(type?: JobType): number {
+    const ofType = type ? this.store.typeAverageMs(type) : null;
+    if (ofType !== null) return ofType / 1000;
+    const c = this.store.counters();
+    return c.completedTotal > 0 ? c.processMsTotal / c.completedTotal / 1000 : DEFAULT_PROCESS_SECONDS;
+  }
+
+  enqueueView(job: JobRow): EnqueueData {
+    const waiting = this.waitingView(job);
+    return {
+      jobId: job.id,
+      status: publicStatus(job.state),
+      priority: job.priority,
+      estimatedWaitTime: waiting?.estimatedWaitTime ?? 0,
+      queuePosition: waiting?.queuePosition ?? 0,
+    };
+  }
+
+  waitingView(job: JobRow): { queuePosition: number; estimatedWaitTime: number } | null {
+    // Dispatched: it holds a slot and leaves the queue as soon as a consumer takes it on.
+    if (job.state === "dispatched") return { queuePosition: 0, estimatedWaitTime: 0 };
+    if (job.state !== "queued") return null;
+    const jobsAhead = this.store.countAhead(job);
+    return {
+      queuePosition: jobsAhead + 1,
+      estimatedWaitTime: estimateWaitSeconds({
+        jobsAhead, running: this.busySlots(), concurrency: this.config.concurrency,
+        avgProcessSeconds: this.avgProcessSeconds(),
+      }),
+    };
+  }
+
+  statusView(job: JobRow, now: number) {
+    const running = job.state === "running";
+    return {
+      jobId: job.id,
+      status: publicStatus(job.state),
+      progress: job.progress,
+      currentStep: job.current_step,
+      ...this.waitingView(job),
+      enqueuedAt: toIso(job.enqueued_at_ms),
+      startedAt: toIso(job.started_at_ms),
+      estimatedCompletion: running
+        ? toIso(estimateCompletionMs({ startedAtMs: job.attempt_started_at_ms!, progress: job.progress, avgProcessSeconds: this.avgProcessSeconds(job.type), now }))
+        : null,
+      completedAt: toIso(job.ended_at_ms),
+      retryCount: job.retry_count,
+      maxRetries: job.max_retries,
+      nextRetryAt: toIso(job.next_retry_at_ms),
+      result: job.result === null ? null : (JSON.parse(job.result) as JsonValue),
+      error: job.error,
+    };
+  }
+
+  summaryView(job: JobRow) {
+    return {
+      jobId: job.id,
+      type: job.type,
+      status: publicStatus(job.state),
+      priority: job.priority,
+      progress: job.progress,
+      currentStep: job.current_step,
+      retryCount: job.retry_count,
+      enqueuedAt: toIso(job.enqueued_at_ms),
+      startedAt: toIso(job.started_at_ms),
+      completedAt: toIso(job.ended_at_ms),
+      nextRetryAt: toIso(job.next_retry_at_ms),
+      error: job.error,
+    };
+  }
+}
+
+export function circuitView(circuit: Circuit) {
+  return { circuit: circuit.state, openedAt: toIso(circuit.openedAtMs), nextProbeAt: toIso(circuit.probeAtMs) };
+}
