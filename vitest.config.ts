@@ -35,7 +35,8 @@ export default defineConfig({
             },
           })),
         ],
-        test: { name: "unit", include: ["test/unit/**/*.test.ts"] },
+        // The first test of a file also pays for starting its workerd isolate: seconds on a busy machine.
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 15_000 },
       },
       {
         // The whole Worker: router, real Queue delivery to the consumers, the cron handler,
@@ -46,7 +47,7 @@ export default defineConfig({
             miniflare: { bindings: { ...testBindings(inject<string>("workflowsUrl")), QUEUE_CAPACITY: "30" } },
           })),
         ],
-        test: { name: "integration", include: ["test/integration/**/*.test.ts"] },
+        test: { name: "integration", include: ["test/integration/**/*.test.ts"], testTimeout: 15_000 },
       },
       {
         // The real system, driven over HTTP as a client would: the Worker under wrangler's dev

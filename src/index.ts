@@ -13,7 +13,7 @@ import { consumeDeadLetters, consumeJobs, isDeadLetterQueue } from "./consumer";
 import { ApiError, ERROR_STATUS } from "./http/errors";
 import { langGraphClient } from "./langgraph";
 import { log } from "./log";
-import { coordinatorFor, type Failure, type JobMessage, type QueueCoordinator } from "./queue-do";
+import { coordinatorFor, type EnqueueResult, type Failure, type JobMessage, type QueueCoordinator } from "./queue-do";
 import { sweepQueue } from "./sweep";
 
 export { QueueCoordinator } from "./queue-do";
@@ -80,11 +80,14 @@ async function handle(c: AppContext, request: ActionRequest, coordinator: Durabl
   switch (request.action) {
     case "enqueue": {
       const result = await coordinator.enqueue({ ...request.job, id: request.job.id ?? crypto.randomUUID() });
-      if (!result.ok) {
-        const headers = result.code === "QUEUE_FULL" ? { "Retry-After": String(result.retryAfterSeconds) } : undefined;
-        throw new ApiError(result.code, result.message, undefined, headers);
-      }
+      if (!result.ok) refuseEnqueue(result);
       return c.json({ success: true, data: result.data }, result.created ? 201 : 200);
+    }
+    case "enqueueBatch": {
+      const result = await coordinator.enqueueBatch(request.jobs.map((job) => ({ ...job, id: job.id ?? crypto.randomUUID() })));
+      if (!result.ok) refuseEnqueue(result);
+      const jobs = result.data.map(({ created, data }) => ({ ...data, created }));
+      return c.json({ success: true, data: { jobs } }, jobs.some((job) => job.created) ? 201 : 200);
     }
     case "status":
       return ok(c, unwrap(await coordinator.status(request.jobId)));
@@ -100,6 +103,11 @@ async function handle(c: AppContext, request: ActionRequest, coordinator: Durabl
 }
 
 const ok = (c: AppContext, data: unknown) => c.json({ success: true, data });
+
+function refuseEnqueue(refusal: Exclude<EnqueueResult, { ok: true }>): never {
+  const headers = refusal.code === "QUEUE_FULL" ? { "Retry-After": String(refusal.retryAfterSeconds) } : undefined;
+  throw new ApiError(refusal.code, refusal.message, undefined, headers);
+}
 
 function unwrap<T, Code extends keyof typeof ERROR_STATUS>(result: { ok: true; data: T } | Failure<Code>): T {
   if (!result.ok) throw new ApiError(result.code, result.message);
@@ -121,10 +129,12 @@ async function parseRequest(c: AppContext): Promise<ActionRequest> {
   }
   const parsed = actionRequest.safeParse(body);
   if (!parsed.success) throw validationError(parsed.error);
-  if (parsed.data.action === "enqueue") {
-    const bytes = payloadBytes(parsed.data.job.payload);
+  const jobs = parsed.data.action === "enqueue" ? [parsed.data.job] : parsed.data.action === "enqueueBatch" ? parsed.data.jobs : [];
+  for (const [i, job] of jobs.entries()) {
+    const bytes = payloadBytes(job.payload);
     if (bytes > MAX_PAYLOAD_BYTES) {
-      throw new ApiError("PAYLOAD_TOO_LARGE", `job.payload is ${bytes} bytes as JSON, over the ${MAX_PAYLOAD_BYTES} byte limit`, { limitBytes: MAX_PAYLOAD_BYTES });
+      const path = parsed.data.action === "enqueue" ? "job.payload" : `jobs.${i}.payload`;
+      throw new ApiError("PAYLOAD_TOO_LARGE", `${path} is ${bytes} bytes as JSON, over the ${MAX_PAYLOAD_BYTES} byte limit`, { limitBytes: MAX_PAYLOAD_BYTES });
     }
   }
   return parsed.data;
@@ -132,7 +142,7 @@ async function parseRequest(c: AppContext): Promise<ActionRequest> {
 
 function validationError(error: z.ZodError): ApiError {
   const issues = error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
-  const badType = error.issues.find((issue) => issue.path.join(".") === "job.type" && issue.code === "invalid_value");
+  const badType = error.issues.find((issue) => /^(job|jobs\.\d+)\.type$/.test(issue.path.join(".")) && issue.code === "invalid_value");
   if (badType) {
     return new ApiError("INVALID_JOB_TYPE", `invalid job type: ${badType.message}`, issues);
   }

@@ -14,7 +14,7 @@ import { answered, answeredSince, dispatchable, probeDue, tripped, type Circuit 
 import { dispatchRank, JobStore, type JobRow, type JobUpdate } from "./coordinator/job-store";
 import {
   DISPATCH_LEASE_MS, LEASE_MS, MAX_RESULT_BYTES, RECENTLY_STOPPED_MS, type AttemptFailure, type ClaimedJob,
-  type EnqueueResult, type Failure, type JobMessage, type ProgressReport, type ReportRefusal, type Result, type RunToCheck,
+  type EnqueueBatchResult, type EnqueueResult, type Failure, type JobMessage, type ProgressReport, type ReportRefusal, type Result, type RunToCheck,
 } from "./coordinator/protocol";
 import { circuitView, JobViews } from "./coordinator/views";
 import type { JobInput, ListRequest } from "./http/api-schema";
@@ -45,44 +45,65 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
 
   // ─── Client actions ────────────────────────────────────────────────────────────────────────
 
-  async enqueue(
-    job: JobInput & { id: string },
-    now = Date.now(),
-  ): Promise<EnqueueResult> {
-    const bodyHash = await sha256(canonicalJson({ type: job.type, payload: job.payload }));
-    const threadId = await threadIdFor(this.queueName, job.id, now);
-    const outcome = this.ctx.storage.transactionSync((): EnqueueResult => {
-      const existing = this.store.get(job.id);
-      if (existing) {
-        if (existing.body_hash !== bodyHash) {
-          return conflict(job.id);
-        }
-        return { ok: true, created: false, data: this.views.enqueueView(existing) };
+  async enqueue(job: JobInput & { id: string }, now = Date.now()): Promise<EnqueueResult> {
+    const outcome = await this.enqueueBatch([job], now);
+    return outcome.ok ? { ok: true, ...outcome.data[0]! } : outcome;
+  }
+
+  /**
+   * Enqueues up to a request's worth of jobs in one transaction, all or nothing: if any id is
+   * taken by another body, or the new jobs do not all fit under capacity, nothing is written.
+   * Each job is idempotent as a single enqueue is: one that exists with the same body is
+   * answered as it stands (`created: false`).
+   */
+  async enqueueBatch(jobs: (JobInput & { id: string })[], now = Date.now()): Promise<EnqueueBatchResult> {
+    const prepared = await Promise.all(
+      jobs.map(async (job) => ({
+        job,
+        bodyHash: await sha256(canonicalJson({ type: job.type, payload: job.payload })),
+        threadId: await threadIdFor(this.queueName, job.id, now),
+      })),
+    );
+    const outcome = this.ctx.storage.transactionSync((): EnqueueBatchResult => {
+      const bodies = new Map<string, string>();
+      const fresh = new Set<string>();
+      for (const { job, bodyHash } of prepared) {
+        const known = bodies.get(job.id) ?? this.store.get(job.id)?.body_hash;
+        if (known !== undefined && known !== bodyHash) return conflict(job.id);
+        if (known === undefined) fresh.add(job.id);
+        bodies.set(job.id, bodyHash);
       }
       const counters = this.store.counters();
       const active = counters.queued + counters.delayed + counters.dispatched + counters.running;
-      if (active >= this.config.capacity) {
+      if (fresh.size > 0 && active + fresh.size > this.config.capacity) {
         const retryAfterSeconds = Math.max(1, Math.ceil(this.views.avgProcessSeconds() / this.config.concurrency));
-        return {
-          ok: false,
-          code: "QUEUE_FULL",
-          message: `queue ${this.queueName} is full (${active} of ${this.config.capacity} active jobs)`,
-          retryAfterSeconds,
-        };
+        const message = active >= this.config.capacity
+          ? `queue ${this.queueName} is full (${active} of ${this.config.capacity} active jobs)`
+          : `queue ${this.queueName} has room for ${this.config.capacity - active} more jobs, not ${fresh.size} (${active} of ${this.config.capacity} active)`;
+        return { ok: false, code: "QUEUE_FULL", message, retryAfterSeconds };
       }
-      const row = this.store.insert({
-        id: job.id, type: job.type, payload: JSON.stringify(job.payload), body_hash: bodyHash,
-        priority: job.priority, score: PRIORITY_SCORES[job.priority], state: "queued", attempt: 0,
-        retry_count: 0, max_retries: job.maxRetries, progress: 0, current_step: null,
-        thread_id: threadId, run_id: null, result: null, error: null, enqueued_at_ms: now, started_at_ms: null,
-        attempt_started_at_ms: null, ended_at_ms: null, next_retry_at_ms: null, lease_until_ms: null,
-        expires_at_ms: null, outage_since_ms: null,
-      });
-      this.record(row, "queued", now, { priority: row.priority, type: row.type });
-      return { ok: true, created: true, data: this.views.enqueueView(row) };
+      const toInsert = new Set(fresh);
+      for (const { job, bodyHash, threadId } of prepared) {
+        if (!toInsert.delete(job.id)) continue;
+        const row = this.store.insert({
+          id: job.id, type: job.type, payload: JSON.stringify(job.payload), body_hash: bodyHash,
+          priority: job.priority, score: PRIORITY_SCORES[job.priority], state: "queued", attempt: 0,
+          retry_count: 0, max_retries: job.maxRetries, progress: 0, current_step: null,
+          thread_id: threadId, run_id: null, result: null, error: null, enqueued_at_ms: now, started_at_ms: null,
+          attempt_started_at_ms: null, ended_at_ms: null, next_retry_at_ms: null, lease_until_ms: null,
+          expires_at_ms: null, outage_since_ms: null,
+        });
+        this.record(row, "queued", now, { priority: row.priority, type: row.type });
+      }
+      // A job named twice in the batch is created by its first mention only.
+      const created = new Set(fresh);
+      return {
+        ok: true,
+        data: prepared.map(({ job }) => ({ created: created.delete(job.id), data: this.views.enqueueView(this.store.get(job.id)!) })),
+      };
     });
-    if (outcome.ok && outcome.created) await this.dispatchReadyJobs(now);
-    if (!outcome.ok) log({ event: "enqueue_refused", queue: this.queueName, jobId: job.id, code: outcome.code }, "warn");
+    if (outcome.ok && outcome.data.some((result) => result.created)) await this.dispatchReadyJobs(now);
+    if (!outcome.ok) log({ event: "enqueue_refused", queue: this.queueName, jobIds: jobs.map((job) => job.id).slice(0, 10), jobs: jobs.length, code: outcome.code }, "warn");
     return outcome;
   }
 

@@ -79,7 +79,9 @@ export interface EnqueueData {
   queuePosition: number;
 }
 
-export type EnqueueResult =
-  | { ok: true; created: boolean; data: EnqueueData }
-  | (Failure<"QUEUE_FULL"> & { retryAfterSeconds: number })
-  | Failure<"JOB_ID_CONFLICT">;
+type EnqueueRefusal = (Failure<"QUEUE_FULL"> & { retryAfterSeconds: number }) | Failure<"JOB_ID_CONFLICT">;
+
+export type EnqueueResult = { ok: true; created: boolean; data: EnqueueData } | EnqueueRefusal;
+
+/** One answer per job, in the order sent; `created: false` for a job that already existed. */
+export type EnqueueBatchResult = { ok: true; data: { created: boolean; data: EnqueueData }[] } | EnqueueRefusal;

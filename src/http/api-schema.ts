@@ -9,6 +9,8 @@ export const MAX_BODY_BYTES = 64 * 1024;
  * body is stored as 21 digits.
  */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
+/** Most jobs one `enqueueBatch` request may carry. */
+export const MAX_BATCH_JOBS = 100;
 /** Deepest nesting accepted in a payload: far deeper and serialising it would overflow the stack. */
 export const MAX_PAYLOAD_DEPTH = 64;
 
@@ -46,6 +48,11 @@ const listableStatus = z.enum(["queued", "running", "completed", "failed", "canc
 
 export const actionRequest = z.discriminatedUnion("action", [
   z.object({ action: z.literal("enqueue"), queueName, job: jobInput }),
+  z.object({
+    action: z.literal("enqueueBatch"),
+    queueName,
+    jobs: z.array(jobInput).min(1, `must hold 1-${MAX_BATCH_JOBS} jobs`).max(MAX_BATCH_JOBS, `must hold 1-${MAX_BATCH_JOBS} jobs`),
+  }),
   z.object({ action: z.literal("status"), queueName, jobId }),
   z.object({ action: z.literal("stats"), queueName }),
   z.object({ action: z.literal("cancel"), queueName, jobId }),

@@ -29,7 +29,7 @@ describe("limits", () => {
     ["a status that is internal", { action: "list", status: "dispatched" }, 400, "INVALID_REQUEST", /queued.*cancelled/, "status"],
     ["a limit of 101", { action: "list", limit: 101 }, 400, "INVALID_REQUEST", /<=100/, "limit"],
     ["maxRetries of 11", enqueue({ maxRetries: 11 }), 400, "INVALID_REQUEST", /<=10/, "job.maxRetries"],
-    ["an unknown action", { action: "x".repeat(10_000) }, 400, "INVALID_REQUEST", /'enqueue' \| 'status'/, "action"],
+    ["an unknown action", { action: "x".repeat(10_000) }, 400, "INVALID_REQUEST", /'enqueue' \| 'enqueueBatch' \| 'status'/, "action"],
     ["a body over 64 KiB", enqueue({ payload: { blob: "x".repeat(MAX_BODY_BYTES) } }), 413, "PAYLOAD_TOO_LARGE", /65536 byte limit/],
     // Under the body limit as sent, four times over it as stored: 1e20 is written out as 21 digits.
     ["a payload over 64 KiB as stored", `{"action":"enqueue","job":{"type":"data_sync","payload":{"n":[${Array(12_000).fill("1e20").join(",")}]}}}`,
