@@ -61,7 +61,7 @@ const UPDATABLE = new Set<keyof Mutable>([
   "lease_until_ms", "expires_at_ms", "outage_since_ms",
 ]);
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -120,6 +120,13 @@ const MIGRATIONS: Record<number, string> = {
   // LangGraph outages: a job put back because LangGraph was unreachable remembers since when.
   3: `
     ALTER TABLE jobs ADD COLUMN outage_since_ms INTEGER;
+  `,
+  // Counters keyed by name alone (WITHOUT ROWID): a bump writes one row, not a row and its index entry.
+  4: `
+    CREATE TABLE counters_by_name (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO counters_by_name SELECT name, value FROM counters;
+    DROP TABLE counters;
+    ALTER TABLE counters_by_name RENAME TO counters;
   `,
 };
 
