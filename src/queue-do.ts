@@ -11,7 +11,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { queueConfig, type AppEnv, type QueueConfig } from "./config";
 import { answered, answeredSince, dispatchable, probeDue, tripped, type Circuit } from "./coordinator/circuit";
-import { dispatchRank, JobStore, type JobRow, type JobUpdate } from "./coordinator/job-store";
+import { dispatchRank, JobStore, type JobEvent, type JobRow, type JobUpdate } from "./coordinator/job-store";
 import {
   DISPATCH_LEASE_MS, LEASE_MS, MAX_RESULT_BYTES, RECENTLY_STOPPED_MS, type AttemptFailure, type ClaimedJob,
   type EnqueueBatchResult, type EnqueueResult, type Failure, type JobMessage, type ProgressReport, type ReportRefusal, type Result, type RunToCheck,
@@ -33,7 +33,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
 
   constructor(ctx: DurableObjectState, env: AppEnv) {
     super(ctx, env);
-    this.store = new JobStore(ctx.storage.sql);
+    this.store = new JobStore(ctx.storage);
     this.config = queueConfig(env);
     this.views = new JobViews(this.store, this.config);
     void ctx.blockConcurrencyWhile(async () => this.store.migrate());
@@ -64,7 +64,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
         threadId: await threadIdFor(this.queueName, job.id, now),
       })),
     );
-    const outcome = this.ctx.storage.transactionSync((): EnqueueBatchResult => {
+    const outcome = this.store.transaction((): EnqueueBatchResult & { messages?: JobMessage[] } => {
       const bodies = new Map<string, string>();
       const fresh = new Set<string>();
       for (const { job, bodyHash } of prepared) {
@@ -83,27 +83,37 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
         return { ok: false, code: "QUEUE_FULL", message, retryAfterSeconds };
       }
       const toInsert = new Set(fresh);
+      const inserted: JobRow[] = [];
       for (const { job, bodyHash, threadId } of prepared) {
         if (!toInsert.delete(job.id)) continue;
-        const row = this.store.insert({
+        const row: Omit<JobRow, "seq"> = {
           id: job.id, type: job.type, payload: JSON.stringify(job.payload), body_hash: bodyHash,
           priority: job.priority, score: PRIORITY_SCORES[job.priority], state: "queued", attempt: 0,
           retry_count: 0, max_retries: job.maxRetries, progress: 0, current_step: null,
           thread_id: threadId, run_id: null, result: null, error: null, enqueued_at_ms: now, started_at_ms: null,
           attempt_started_at_ms: null, ended_at_ms: null, next_retry_at_ms: null, lease_until_ms: null,
           expires_at_ms: null, outage_since_ms: null,
-        });
-        this.record(row, "queued", now, { priority: row.priority, type: row.type });
+        };
+        inserted.push(this.store.insert(row, this.event(row, "queued", now, { priority: row.priority, type: row.type })));
       }
-      // A job named twice in the batch is created by its first mention only.
-      const created = new Set(fresh);
-      return {
-        ok: true,
-        data: prepared.map(({ job }) => ({ created: created.delete(job.id), data: this.views.enqueueView(this.store.get(job.id)!) })),
-      };
+      // Positions as the jobs arrived, before any leaves for a free slot. A job created here has
+      // only the jobs created after it in this batch behind it in its lane: no rows to count.
+      const newerInLane = new Map(inserted.map((row, i) => [row.id, inserted.slice(i + 1).filter((later) => later.score === row.score).length]));
+      const data = prepared.map(({ job }) => {
+        const created = newerInLane.has(job.id);
+        const view = this.views.enqueueView(this.store.get(job.id)!, newerInLane.get(job.id));
+        // A job named twice in the batch is created by its first mention only.
+        newerInLane.delete(job.id);
+        return { created, data: view };
+      });
+      return { ok: true, data, messages: inserted.length > 0 ? this.dispatchReady(now) : [] };
     });
-    if (outcome.ok && outcome.data.some((result) => result.created)) await this.dispatchReadyJobs(now);
-    if (!outcome.ok) log({ event: "enqueue_refused", queue: this.queueName, jobIds: jobs.map((job) => job.id).slice(0, 10), jobs: jobs.length, code: outcome.code }, "warn");
+    if (outcome.ok) {
+      const { messages = [], ...answer } = outcome;
+      await this.afterChange(now, messages);
+      return answer;
+    }
+    log({ event: "enqueue_refused", queue: this.queueName, jobIds: jobs.map((job) => job.id).slice(0, 10), jobs: jobs.length, code: outcome.code }, "warn");
     return outcome;
   }
 
@@ -120,11 +130,12 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     jobId: string,
     now = Date.now(),
   ): Promise<Result<{ jobId: string; status: "cancelled"; previousStatus: JobStatus }, "JOB_NOT_FOUND" | "JOB_NOT_CANCELLABLE">> {
-    const outcome = this.ctx.storage.transactionSync(() => {
+    const outcome = this.store.transaction(() => {
       const job = this.store.get(jobId);
       if (!job) return notFound(jobId);
       const previousStatus = publicStatus(job.state);
-      if (job.state === "cancelled") return { ok: true as const, data: { jobId, status: "cancelled" as const, previousStatus } };
+      const data = { jobId, status: "cancelled" as const, previousStatus };
+      if (job.state === "cancelled") return { ok: true as const, data, messages: [], stopRun: null };
       if (isTerminal(job.state)) {
         return {
           ok: false as const,
@@ -134,11 +145,10 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       }
       this.end(job, "cancelled", now, { previousStatus });
       const heldSlot = job.state === "dispatched" || job.state === "running";
-      return { ok: true as const, data: { jobId, status: "cancelled" as const, previousStatus }, stopRun: job.state === "running" ? job : null, heldSlot };
+      return { ok: true as const, data, messages: heldSlot ? this.dispatchReady(now) : [], stopRun: job.state === "running" ? job : null };
     });
     if (!outcome.ok) return outcome;
-    if (outcome.heldSlot) await this.dispatchReadyJobs(now);
-    else this.scheduleAlarm();
+    await this.afterChange(now, outcome.messages);
     if (outcome.stopRun) await this.stopFollower(outcome.stopRun, { code: "JOB_CANCELLED", jobOver: true });
     return { ok: true, data: outcome.data };
   }
@@ -158,31 +168,27 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   }
 
   history(jobId: string): Result<{ jobId: string; events: { at: string; event: string; attempt: number; detail: JsonValue }[] }, "JOB_NOT_FOUND"> {
-    if (!this.store.get(jobId)) return notFound(jobId);
-    const events = this.store.events(jobId).map((e) => ({
-      at: toIso(e.at_ms)!,
-      event: e.event,
-      attempt: e.attempt,
-      detail: e.detail === null ? null : (JSON.parse(e.detail) as JsonValue),
-    }));
-    return { ok: true, data: { jobId, events } };
+    const events = this.store.events(jobId);
+    if (!events) return notFound(jobId);
+    return {
+      ok: true,
+      data: { jobId, events: events.map((e) => ({ at: toIso(e.at_ms)!, event: e.event, attempt: e.attempt, detail: e.detail as JsonValue })) },
+    };
   }
 
   // ─── Consumer reports ──────────────────────────────────────────────────────────────────────
 
   /** A consumer takes on an attempt it was sent. Only the first delivery of the current attempt wins. */
   claim(jobId: string, attempt: number, now = Date.now()): Result<ClaimedJob, ReportRefusal> {
-    return this.ctx.storage.transactionSync(() => {
+    const outcome = this.store.transaction(() => {
       const job = this.store.get(jobId);
       const refusal = this.refuseReport(job, jobId, attempt, "dispatched");
       if (refusal) return refusal;
       const claimed = this.store.update(job!, {
         state: "running", started_at_ms: job!.started_at_ms ?? now, attempt_started_at_ms: now, lease_until_ms: now + LEASE_MS,
-      });
-      this.record(claimed, "started", now, { retryCount: claimed.retry_count });
-      this.scheduleAlarm();
+      }, this.event(job!, "started", now, { retryCount: job!.retry_count }));
       return {
-        ok: true,
+        ok: true as const,
         data: {
           jobId, queueName: this.queueName, type: claimed.type, payloadJson: claimed.payload, attempt,
           retryCount: claimed.retry_count, threadId: claimed.thread_id!, firstRun: job!.started_at_ms === null,
@@ -190,54 +196,56 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
         },
       };
     });
+    if (outcome.ok) this.scheduleAlarm();
+    return outcome;
   }
 
   /** Progress, LangGraph ids, or a bare heartbeat: each renews the lease. */
   async report(jobId: string, attempt: number, update: ProgressReport, now = Date.now()): Promise<Result<null, ReportRefusal>> {
     const circuitWasOpen = update.runId !== undefined && this.store.circuit().state !== "closed";
-    const outcome = this.ctx.storage.transactionSync((): Result<null, ReportRefusal> => {
+    const outcome = this.store.transaction(() => {
       const job = this.store.get(jobId);
       const refusal = this.refuseReport(job, jobId, attempt, "running");
       if (refusal) return refusal;
-      const change: JobUpdate = { lease_until_ms: now + LEASE_MS };
+      // A run was created: LangGraph answers.
+      const change: JobUpdate = { lease_until_ms: now + LEASE_MS, ...(update.runId !== undefined ? this.langGraphAnswered(job!, now) : {}) };
       if (update.progress !== undefined) change.progress = Math.max(0, Math.min(100, Math.round(update.progress)));
       if (update.currentStep !== undefined) change.current_step = update.currentStep;
       if (update.runId !== undefined) change.run_id = update.runId;
       if (update.threadId !== undefined) change.thread_id = update.threadId;
-      let updated = this.store.update(job!, change);
-      // A run was created: LangGraph answers.
-      if (update.runId !== undefined) updated = this.langGraphAnswered(updated, now);
+      const after = { ...job!, ...change };
+      const events: JobEvent[] = [];
       if (update.currentStep !== undefined && update.currentStep !== job!.current_step) {
-        this.record(updated, "progress", now, { progress: updated.progress, step: updated.current_step });
+        events.push(this.event(job!, "progress", now, { progress: after.progress, step: after.current_step }));
       }
       if (update.threadId !== undefined && update.threadId !== job!.thread_id) {
-        this.record(updated, "thread_replaced", now, { from: job!.thread_id, to: updated.thread_id });
+        events.push(this.event(job!, "thread_replaced", now, { from: job!.thread_id, to: after.thread_id }));
       }
       if (update.runId !== undefined && update.runId !== job!.run_id) {
-        this.record(updated, "run_created", now, { threadId: updated.thread_id, runId: updated.run_id });
+        events.push(this.event(job!, "run_created", now, { threadId: after.thread_id, runId: after.run_id }));
       }
-      if (update.rejoined) this.record(updated, "rejoined", now, { runId: updated.run_id });
-      this.scheduleAlarm();
-      return { ok: true, data: null };
+      if (update.rejoined) events.push(this.event(job!, "rejoined", now, { runId: after.run_id }));
+      this.store.update(job!, change, ...events);
+      // The run this report names closed the circuit: the jobs held back by the outage go now.
+      return { ok: true as const, data: null, messages: circuitWasOpen ? this.dispatchReady(now) : [] };
     });
-    // The run this report names closed the circuit: the jobs held back by the outage go now.
-    if (outcome.ok && circuitWasOpen) await this.dispatchReadyJobs(now);
-    return outcome;
+    if (!outcome.ok) return outcome;
+    await this.afterChange(now, outcome.messages);
+    return { ok: true, data: null };
   }
 
   async complete(jobId: string, attempt: number, result: unknown, now = Date.now()): Promise<Result<{ state: JobState }, ReportRefusal>> {
     const resultJson = JSON.stringify(result ?? null);
     const tooLarge = resultTooLarge(resultJson);
     if (tooLarge) return this.fail(jobId, attempt, { error: tooLarge, retryable: false }, now);
-    const outcome = this.ctx.storage.transactionSync(() => {
+    const outcome = this.store.transaction(() => {
       const job = this.store.get(jobId);
       const refusal = this.refuseReport(job, jobId, attempt, "running");
       if (refusal) return refusal;
-      this.finish(this.langGraphAnswered(job!, now), resultJson, now, {});
-      return { ok: true as const, data: { state: "completed" as const } };
+      this.finish(job!, resultJson, now, {}, undefined, this.langGraphAnswered(job!, now));
+      return { ok: true as const, data: { state: "completed" as const }, messages: this.dispatchReady(now) };
     });
-    if (outcome.ok) await this.dispatchReadyJobs(now);
-    return outcome;
+    return this.answer(outcome, now);
   }
 
   /**
@@ -245,29 +253,28 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
    * that found LangGraph unreachable goes back to the queue as it was, and opens the circuit.
    */
   async fail(jobId: string, attempt: number, failure: AttemptFailure, now = Date.now()): Promise<Result<{ state: JobState }, ReportRefusal>> {
-    const outcome = this.ctx.storage.transactionSync(() => {
+    const outcome = this.store.transaction(() => {
       const job = this.store.get(jobId);
       const refusal = this.refuseReport(job, jobId, attempt, "running");
       if (refusal) return refusal;
-      const state = this.failAttempt(failure.unreachable ? job! : this.langGraphAnswered(job!, now), failure, now);
-      return { ok: true as const, data: { state } };
+      const state = this.failAttempt(job!, failure, now, failure.unreachable ? {} : this.langGraphAnswered(job!, now));
+      return { ok: true as const, data: { state }, messages: this.dispatchReady(now) };
     });
-    if (outcome.ok) await this.dispatchReadyJobs(now);
-    return outcome;
+    return this.answer(outcome, now);
   }
 
   /** The dead-letter consumer: the Queue gave up delivering this attempt. */
   async deadLetter(jobId: string, attempt: number, deliveries: number, now = Date.now()): Promise<boolean> {
-    const failed = this.ctx.storage.transactionSync(() => {
+    const messages = this.store.transaction(() => {
       const job = this.store.get(jobId);
-      if (!job || (job.state !== "dispatched" && job.state !== "running") || job.attempt !== attempt) return false;
+      if (!job || (job.state !== "dispatched" && job.state !== "running") || job.attempt !== attempt) return null;
       const error = `delivery failed: the consumer crashed on all ${deliveries} deliveries of attempt ${attempt}`;
       this.end(job, "failed", now, { error }, { error });
       this.store.bump("failed_total", 1);
-      return true;
+      return this.dispatchReady(now);
     });
-    if (failed) await this.dispatchReadyJobs(now);
-    return failed;
+    if (messages) await this.afterChange(now, messages);
+    return messages !== null;
   }
 
   /**
@@ -291,21 +298,23 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   async recordFinishedRun(jobId: string, attempt: number, result: unknown, runMs: number, now = Date.now()): Promise<boolean> {
     const resultJson = JSON.stringify(result ?? null);
     const tooLarge = resultTooLarge(resultJson);
-    const recorded = this.ctx.storage.transactionSync(() => {
+    const messages = this.store.transaction(() => {
       const job = this.store.get(jobId);
-      if (!job || job.attempt !== attempt || (job.state !== "running" && job.state !== "delayed")) return false;
-      const answeredJob = this.langGraphAnswered(job, now);
-      if (tooLarge) this.failAttempt(answeredJob, { error: tooLarge, retryable: false }, now);
-      else this.finish(answeredJob, resultJson, now, { reconciled: true }, runMs);
-      return true;
+      if (!job || job.attempt !== attempt || (job.state !== "running" && job.state !== "delayed")) return null;
+      const answered = this.langGraphAnswered(job, now);
+      if (tooLarge) this.failAttempt(job, { error: tooLarge, retryable: false }, now, answered);
+      else this.finish(job, resultJson, now, { reconciled: true }, runMs, answered);
+      return this.dispatchReady(now);
     });
-    if (recorded) await this.dispatchReadyJobs(now);
-    return recorded;
+    if (messages) await this.afterChange(now, messages);
+    return messages !== null;
   }
 
   // ─── Timers ────────────────────────────────────────────────────────────────────────────────
 
   override async alarm(): Promise<void> {
+    // The alarm that fired is no longer set.
+    this.alarmAtMs = null;
     await this.runTimers(Date.now());
   }
 
@@ -314,7 +323,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
    * records past their retention. Idempotent: running it twice at the same `now` changes nothing.
    */
   async runTimers(now = Date.now()): Promise<void> {
-    this.ctx.storage.transactionSync(() => {
+    const messages = this.store.transaction(() => {
       this.setCircuit(probeDue(this.store.circuit(), now), now);
       for (const job of this.store.dueRetries(now)) {
         this.store.update(job, { state: "queued", next_retry_at_ms: null });
@@ -325,21 +334,21 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
           this.failAttempt(job, { error, retryable: true }, now);
         } else {
           // Sent but never claimed (the message was lost, or sending failed): not the job's fault.
-          this.store.update(job, { state: "queued", lease_until_ms: null });
-          this.record(job, "dispatch_expired", now, {});
+          this.store.update(job, { state: "queued", lease_until_ms: null }, this.event(job, "dispatch_expired", now, {}));
         }
       }
       for (const job of this.store.expiredRecords(now)) {
         this.store.delete(job);
         log({ event: "expired", queue: this.queueName, jobId: job.id, state: job.state });
       }
+      return this.dispatchReady(now);
     });
-    await this.dispatchReadyJobs(now);
+    await this.afterChange(now, messages);
   }
 
   /** The cron sweep: due timers, jobs past JOB_TIMEOUT_SECONDS, and the alarm re-armed. */
   async sweep(now = Date.now()): Promise<{ timedOut: number }> {
-    const timedOut = this.ctx.storage.transactionSync(() => {
+    const timedOut = this.store.transaction(() => {
       const overdue = this.store.runningSince(now - this.config.jobTimeoutMs);
       for (const job of overdue) {
         const error = `timed out: running for more than ${this.config.jobTimeoutMs / 1000}s`;
@@ -347,6 +356,8 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       }
       return overdue.length;
     });
+    // Another caller may have cleared or moved the alarm behind this object's back (a restore, an operator).
+    this.alarmAtMs = undefined;
     await this.runTimers(now);
     return { timedOut };
   }
@@ -363,32 +374,61 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
 
   // ─── Internals ─────────────────────────────────────────────────────────────────────────────
 
+  /** The alarm as this instance last set it; undefined: unknown, set it whatever it is. */
+  private alarmAtMs: number | null | undefined = undefined;
+  /** Messages waiting for the send in flight to finish, and that send. */
+  private unsent: JobMessage[] = [];
+  private sending: Promise<void> | null = null;
+
+  /** What every change does once its transaction has committed: re-arm the alarm, send the dispatched jobs. */
+  private async afterChange(now: number, messages: JobMessage[]): Promise<void> {
+    this.scheduleAlarm();
+    if (messages.length > 0) await this.send(messages);
+  }
+
+  private async answer<T>(outcome: Result<T, ReportRefusal> & { messages?: JobMessage[] }, now: number): Promise<Result<T, ReportRefusal>> {
+    if (!outcome.ok) return outcome;
+    await this.afterChange(now, outcome.messages ?? []);
+    return { ok: true, data: outcome.data };
+  }
+
   /**
    * Marks the best ready jobs dispatched, as many as free slots (and the LangGraph circuit)
-   * allow, then sends their ids to the Queue.
+   * allow, and returns their messages to send once the transaction commits. Call inside one.
    */
-  private async dispatchReadyJobs(now: number): Promise<void> {
-    const messages = this.ctx.storage.transactionSync(() => {
-      const circuit = this.store.circuit();
-      const allowed = dispatchable(circuit, this.config.concurrency - this.views.busySlots(), circuit.probe !== null && this.inFlight(circuit.probe));
-      if (allowed <= 0) return [];
-      const ready = circuit.state === "half_open" ? this.store.nextProbe() : this.store.nextReady(allowed);
-      const sent = ready.map((job) => {
-        const dispatched = this.store.update(job, {
-          state: "dispatched", attempt: job.attempt + 1, attempt_started_at_ms: null, lease_until_ms: now + DISPATCH_LEASE_MS,
-        });
-        this.record(dispatched, "dispatched", now, circuit.state === "half_open" ? { probe: true } : {});
-        return { queueName: this.queueName, jobId: job.id, attempt: dispatched.attempt };
-      });
-      if (circuit.state === "half_open" && sent[0]) this.store.saveCircuit({ ...circuit, probe: { jobId: sent[0].jobId, attempt: sent[0].attempt } });
-      return sent;
+  private dispatchReady(now: number): JobMessage[] {
+    const circuit = this.store.circuit();
+    const allowed = dispatchable(circuit, this.config.concurrency - this.views.busySlots(), circuit.probe !== null && this.inFlight(circuit.probe));
+    if (allowed <= 0) return [];
+    const ready = circuit.state === "half_open" ? this.store.nextProbe() : this.store.nextReady(allowed);
+    const sent = ready.map((job) => {
+      const dispatched = { ...job, attempt: job.attempt + 1 };
+      this.store.update(job, {
+        state: "dispatched", attempt: dispatched.attempt, attempt_started_at_ms: null, lease_until_ms: now + DISPATCH_LEASE_MS,
+      }, this.event(dispatched, "dispatched", now, circuit.state === "half_open" ? { probe: true } : {}));
+      return { queueName: this.queueName, jobId: job.id, attempt: dispatched.attempt };
     });
-    this.scheduleAlarm();
-    await this.send(messages);
+    if (circuit.state === "half_open" && sent[0]) this.store.saveCircuit({ ...circuit, probe: { jobId: sent[0].jobId, attempt: sent[0].attempt } });
+    return sent;
+  }
+
+  /**
+   * Sends dispatched jobs to the Queue. While one send is in flight, the messages of the changes
+   * that commit meanwhile wait and go together in the next: under load, one sendBatch carries
+   * many jobs instead of one each (a send costs far more than the SQL of a dispatch).
+   */
+  private async send(messages: JobMessage[]): Promise<void> {
+    this.unsent.push(...messages);
+    while (this.sending) await this.sending;
+    // Another caller's send took these messages along.
+    if (this.unsent.length === 0) return;
+    const batch = this.unsent.splice(0);
+    this.sending = this.sendNow(batch).finally(() => (this.sending = null));
+    await this.sending;
   }
 
   /** Sends in batches of at most 100 messages, the Queues limit for one sendBatch. */
-  private async send(messages: JobMessage[]): Promise<void> {
+  private async sendNow(messages: JobMessage[]): Promise<void> {
     for (let start = 0; start < messages.length; start += 100) {
       const batch = messages.slice(start, start + 100);
       try {
@@ -401,27 +441,31 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   }
 
   /** Completes a job; its run time feeds the queue's and the job type's averages. */
-  private finish(job: JobRow, resultJson: string, now: number, detail: Record<string, unknown>, durationMs = now - (job.attempt_started_at_ms ?? now)): void {
+  private finish(
+    job: JobRow, resultJson: string, now: number, detail: Record<string, unknown>,
+    durationMs = now - (job.attempt_started_at_ms ?? now), update: JobUpdate = {},
+  ): void {
     this.store.bump("completed_total", 1);
     this.store.bump("process_ms_total", durationMs);
     this.store.bump(`completed:${job.type}`, 1);
     this.store.bump(`process_ms:${job.type}`, durationMs);
-    this.end(job, "completed", now, { durationMs, ...detail }, { progress: 100, result: resultJson, error: null });
+    this.end(job, "completed", now, { durationMs, ...detail }, { ...update, progress: 100, result: resultJson, error: null });
   }
 
   /**
    * Puts a job whose attempt found LangGraph unreachable back in the queue, schedules a retry,
-   * or fails the job for good; returns the state it is left in. Call inside a transaction.
+   * or fails the job for good; returns the state it is left in. `update` goes along with the
+   * change (what the attempt showed of LangGraph). Call inside a transaction.
    */
-  private failAttempt(job: JobRow, failure: AttemptFailure, now: number): JobState {
+  private failAttempt(job: JobRow, failure: AttemptFailure, now: number, update: JobUpdate = {}): JobState {
     if (failure.unreachable && answeredSince(this.store.circuit(), job.outage_since_ms)) {
       failure = { error: `${failure.error} (LangGraph answered other jobs meanwhile)`, retryable: true };
     } else if (failure.unreachable) {
       this.setCircuit(tripped(this.store.circuit(), now), now);
       const outageSinceMs = job.outage_since_ms ?? now;
       if (now - outageSinceMs < this.config.jobTimeoutMs) {
-        const back = this.store.update(job, { state: "queued", lease_until_ms: null, error: failure.error, outage_since_ms: outageSinceMs });
-        this.record(back, "outage", now, { error: failure.error, outageSince: toIso(outageSinceMs) });
+        this.store.update(job, { ...update, state: "queued", lease_until_ms: null, error: failure.error, outage_since_ms: outageSinceMs },
+          this.event(job, "outage", now, { error: failure.error, outageSince: toIso(outageSinceMs) }));
         return "queued";
       }
       failure = { error: `LangGraph unreachable for more than ${this.config.jobTimeoutMs / 1000}s: ${failure.error}`, retryable: false };
@@ -429,21 +473,23 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     if (failure.retryable && job.retry_count < job.max_retries) {
       const retryNumber = job.retry_count + 1;
       const nextRetryAtMs = now + backoffDelayMs(retryNumber, { baseMs: this.config.retryBaseMs, maxMs: this.config.retryMaxMs });
-      const delayed = this.store.update(job, {
-        state: "delayed", retry_count: retryNumber, next_retry_at_ms: nextRetryAtMs, lease_until_ms: null, error: failure.error,
-      });
-      this.record(delayed, "retry_scheduled", now, { error: failure.error, retryCount: retryNumber, nextRetryAt: toIso(nextRetryAtMs) });
+      this.store.update(job, {
+        ...update, state: "delayed", retry_count: retryNumber, next_retry_at_ms: nextRetryAtMs, lease_until_ms: null, error: failure.error,
+      }, this.event(job, "retry_scheduled", now, { error: failure.error, retryCount: retryNumber, nextRetryAt: toIso(nextRetryAtMs) }));
       return "delayed";
     }
     this.store.bump("failed_total", 1);
-    this.end(job, "failed", now, { error: failure.error, retriesExhausted: failure.retryable }, { error: failure.error });
+    this.end(job, "failed", now, { error: failure.error, retriesExhausted: failure.retryable }, { ...update, error: failure.error });
     return "failed";
   }
 
-  /** Something an attempt did shows LangGraph answering: the job's outage, and the circuit's, are over. */
-  private langGraphAnswered(job: JobRow, now: number): JobRow {
+  /**
+   * Something an attempt did shows LangGraph answering: the circuit's outage is over, and so is
+   * the job's; returns the change that ends the job's, to go with the attempt's own.
+   */
+  private langGraphAnswered(job: JobRow, now: number): JobUpdate {
     this.setCircuit(answered(this.store.circuit(), now), now);
-    return job.outage_since_ms === null ? job : this.store.update(job, { outage_since_ms: null });
+    return job.outage_since_ms === null ? {} : { outage_since_ms: null };
   }
 
   /** Saves a changed circuit and says so in the log. Call inside a transaction. */
@@ -464,11 +510,10 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
 
   /** Moves a job to a terminal state; its record expires RESULT_TTL_SECONDS later. */
   private end(job: JobRow, state: "completed" | "failed" | "cancelled", now: number, detail: Record<string, unknown>, update: JobUpdate = {}): void {
-    const ended = this.store.update(job, {
+    this.store.update(job, {
       ...update, state, ended_at_ms: now, expires_at_ms: now + this.config.resultTtlMs,
       lease_until_ms: null, next_retry_at_ms: null,
-    });
-    this.record(ended, state, now, detail);
+    }, this.event(job, state, now, detail));
   }
 
   /** Why a report for `attempt` must be refused, if it must: the job has to be `expected` under that attempt. */
@@ -497,16 +542,21 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     }
   }
 
-  /** Appends to the job's history and writes the matching log line. */
-  private record(job: JobRow, event: string, now: number, detail: Record<string, unknown>): void {
-    this.store.addEvent(job.id, { at_ms: now, event, attempt: job.attempt, detail: JSON.stringify(detail) });
+  /** An entry for the job's history (the store appends it with the change it goes with), and its log line. */
+  private event(job: Pick<JobRow, "id" | "attempt">, event: string, now: number, detail: Record<string, unknown>): JobEvent {
     log({ event, queue: this.queueName, jobId: job.id, attempt: job.attempt, ...detail });
+    return { at_ms: now, event, attempt: job.attempt, detail };
   }
 
-  /** Sets the one alarm to the earliest due timer (a retry, a lease, a record, the circuit's probe), or clears it. */
+  /**
+   * Sets the one alarm to the earliest due timer (a retry, a lease, a record, the circuit's probe),
+   * or clears it; only when that changed, as setting an alarm is a storage write of its own.
+   */
   private scheduleAlarm(): void {
     const timers = [this.store.nextTimerMs(), this.store.circuit().probeAtMs].filter((at): at is number => at !== null);
     const next = timers.length > 0 ? Math.min(...timers) : null;
+    if (next === this.alarmAtMs) return;
+    this.alarmAtMs = next;
     if (next === null) void this.ctx.storage.deleteAlarm();
     else void this.ctx.storage.setAlarm(next);
   }
@@ -532,4 +582,3 @@ async function sha256(text: string): Promise<string> {
 
 export const coordinatorFor = (env: AppEnv, queueName: string): DurableObjectStub<QueueCoordinator> =>
   env.QUEUE_COORDINATOR.getByName(queueName) as DurableObjectStub<QueueCoordinator>;
-

@@ -1,18 +1,25 @@
 /**
  * The coordinator's SQLite tables and every statement that touches them.
  *
- * Design: one `jobs` table with a `state` column (BullMQ's Postgres layout). The ready heap is
- * the partial index `jobs_ready (score DESC, seq ASC) WHERE state = 'queued'`, so the next job
- * to run is one index seek, and a restart loses nothing. Queries name their index (INDEXED BY):
- * without statistics SQLite prefers `jobs_by_state` and sorts, reading every queued row. Jobs
- * waiting out a retry backoff are `delayed` (shown to clients as "queued") and sit in their own
- * index by due time; dispatched and running jobs by lease expiry; ended jobs by record expiry.
- * The alarm is set to the earliest of those three.
- * `counters` keeps per-state counts and totals up to date inside the same transaction as the
- * change, so stats and capacity checks never scan. Times are epoch ms, named `*_ms`.
+ * Design: one `jobs` table with a `state` column (BullMQ's Postgres layout), keyed by `seq`
+ * (the rowid: enqueue order). The ready heap is the partial index
+ * `jobs_ready (score DESC, seq ASC) WHERE state = 'queued'`, so the next job to run is one index
+ * seek, and a restart loses nothing. Queries name their index (INDEXED BY): without statistics
+ * SQLite may pick another and sort. Jobs waiting out a retry backoff are `delayed` (shown to
+ * clients as "queued") and sit in their own index by due time; dispatched and running jobs by
+ * lease expiry; ended jobs by record expiry and by state. The alarm is set to the earliest timer.
+ *
+ * What a write costs is what Cloudflare bills (rows written, index entries included), so:
+ * - a job's history is a JSON array in its own row, appended by the same UPDATE that changes
+ *   the job: an event costs no row of its own, and deleting the job deletes its history;
+ * - the counters behind stats, capacity and averages are one JSON row in `meta`, kept in memory
+ *   and written once at the end of each transaction that changed them;
+ * - there is no index over every job by state: each state has its own small partial index.
+ * Times are epoch ms, named `*_ms`.
  */
 import type { JobState, JobType, Priority } from "../jobs";
 import { CLOSED, type Circuit } from "./circuit";
+import { BLOCK_SIZE, blockOf, ReadyPositions } from "./positions";
 
 export type JobRow = {
   id: string;
@@ -44,11 +51,12 @@ export type JobRow = {
   outage_since_ms: number | null;
 };
 
-export type EventRow = {
+/** One entry of a job's history. */
+export type JobEvent = {
   at_ms: number;
   event: string;
   attempt: number;
-  detail: string | null;
+  detail: Record<string, unknown>;
 };
 
 type Mutable = Omit<JobRow, "id" | "seq" | "type" | "payload" | "body_hash" | "priority" | "score" | "enqueued_at_ms" | "max_retries">;
@@ -61,7 +69,7 @@ const UPDATABLE = new Set<keyof Mutable>([
   "lease_until_ms", "expires_at_ms", "outage_since_ms",
 ]);
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -128,6 +136,54 @@ const MIGRATIONS: Record<number, string> = {
     DROP TABLE counters;
     ALTER TABLE counters_by_name RENAME TO counters;
   `,
+  // Rows written per job cut from 43 to under 20 (issue #8): seq is the rowid (no separate unique
+  // index), the history moves into the job's row, the counters into one meta row, and the index
+  // over every job by state gives way to one over ended jobs (the other states have their own).
+  5: `
+    CREATE TABLE jobs_v5 (
+      seq INTEGER PRIMARY KEY,
+      id TEXT NOT NULL UNIQUE,
+      type TEXT NOT NULL,
+      payload TEXT NOT NULL,
+      body_hash TEXT NOT NULL,
+      priority TEXT NOT NULL,
+      score INTEGER NOT NULL,
+      state TEXT NOT NULL,
+      attempt INTEGER NOT NULL DEFAULT 0,
+      retry_count INTEGER NOT NULL DEFAULT 0,
+      max_retries INTEGER NOT NULL,
+      progress INTEGER NOT NULL DEFAULT 0,
+      current_step TEXT,
+      thread_id TEXT,
+      run_id TEXT,
+      result TEXT,
+      error TEXT,
+      enqueued_at_ms INTEGER NOT NULL,
+      started_at_ms INTEGER,
+      attempt_started_at_ms INTEGER,
+      ended_at_ms INTEGER,
+      next_retry_at_ms INTEGER,
+      lease_until_ms INTEGER,
+      expires_at_ms INTEGER,
+      outage_since_ms INTEGER,
+      history TEXT NOT NULL DEFAULT '[]'
+    );
+    INSERT INTO jobs_v5 (id, seq, type, payload, body_hash, priority, score, state, attempt, retry_count, max_retries, progress, current_step, thread_id, run_id, result, error, enqueued_at_ms, started_at_ms, attempt_started_at_ms, ended_at_ms, next_retry_at_ms, lease_until_ms, expires_at_ms, outage_since_ms, history)
+      SELECT id, seq, type, payload, body_hash, priority, score, state, attempt, retry_count, max_retries, progress, current_step, thread_id, run_id, result, error, enqueued_at_ms, started_at_ms, attempt_started_at_ms, ended_at_ms, next_retry_at_ms, lease_until_ms, expires_at_ms, outage_since_ms, (
+        SELECT json_group_array(json_object('at_ms', at_ms, 'event', event, 'attempt', attempt, 'detail', json(coalesce(detail, '{}'))))
+        FROM (SELECT * FROM job_events WHERE job_events.job_id = jobs.id ORDER BY job_events.seq)
+      ) FROM jobs;
+    DROP TABLE job_events;
+    DROP TABLE jobs;
+    ALTER TABLE jobs_v5 RENAME TO jobs;
+    CREATE INDEX jobs_ready ON jobs (score DESC, seq ASC) WHERE state = 'queued';
+    CREATE INDEX jobs_delayed ON jobs (next_retry_at_ms) WHERE state = 'delayed';
+    CREATE INDEX jobs_leased ON jobs (lease_until_ms) WHERE state IN ('dispatched', 'running');
+    CREATE INDEX jobs_expiring ON jobs (expires_at_ms) WHERE expires_at_ms IS NOT NULL;
+    CREATE INDEX jobs_ended ON jobs (state, seq) WHERE ended_at_ms IS NOT NULL;
+    INSERT OR REPLACE INTO meta (key, value) SELECT 'counters', json_group_object(name, value) FROM counters;
+    DROP TABLE counters;
+  `,
 };
 
 export interface Counters {
@@ -146,16 +202,38 @@ export interface Counters {
 
 const STATE_COUNTER = (state: JobState) => `state:${state}`;
 
+/** Every column but the history, which only `events` reads. */
+const JOB = "id, seq, type, payload, body_hash, priority, score, state, attempt, retry_count, max_retries, progress, current_step, thread_id, run_id, result, error, enqueued_at_ms, started_at_ms, attempt_started_at_ms, ended_at_ms, next_retry_at_ms, lease_until_ms, expires_at_ms, outage_since_ms";
+
 /** Where a queued job stands in `listQueued`'s order: a dispatched job ahead of every score. */
 const DISPATCHED_RANK = 1000;
 const DISPATCH_RANK_SQL = `CASE state WHEN 'dispatched' THEN ${DISPATCHED_RANK} ELSE score END`;
 export const dispatchRank = (job: Pick<JobRow, "state" | "score">): number => (job.state === "dispatched" ? DISPATCHED_RANK : job.score);
 
+/** Each state's own index, and the condition that lets a query use it. */
+const BY_STATE: Record<JobState, string> = {
+  queued: "INDEXED BY jobs_ready WHERE state = 'queued'",
+  delayed: "INDEXED BY jobs_delayed WHERE state = 'delayed'",
+  dispatched: "INDEXED BY jobs_leased WHERE state IN ('dispatched', 'running') AND state = 'dispatched'",
+  running: "INDEXED BY jobs_leased WHERE state IN ('dispatched', 'running') AND state = 'running'",
+  completed: "INDEXED BY jobs_ended WHERE ended_at_ms IS NOT NULL AND state = 'completed'",
+  failed: "INDEXED BY jobs_ended WHERE ended_at_ms IS NOT NULL AND state = 'failed'",
+  cancelled: "INDEXED BY jobs_ended WHERE ended_at_ms IS NOT NULL AND state = 'cancelled'",
+};
+
 export class JobStore {
   /** SQLite rows read and written since this object was made: what the benchmarks report. */
   readonly io = { rowsRead: 0, rowsWritten: 0 };
+  private counts = new Map<string, number>();
+  private countsChanged = false;
+  private cachedCircuit: Circuit | null = null;
+  private positions: ReadyPositions | null = null;
 
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly storage: DurableObjectStorage) {}
+
+  private get sql(): SqlStorage {
+    return this.storage.sql;
+  }
 
   private query<T extends Record<string, SqlStorageValue>>(statement: string, ...params: SqlStorageValue[]): T[] {
     const cursor = this.sql.exec<T>(statement, ...params);
@@ -177,113 +255,156 @@ export class JobStore {
       this.sql.exec(MIGRATIONS[version]!);
       this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", String(version));
     }
+    this.forgetCaches();
+  }
+
+  /**
+   * Runs `change` as one transaction and writes the counters it changed as one row at its end.
+   * If it throws, SQLite rolls back, and so do the caches: they are read again when next needed.
+   */
+  transaction<T>(change: () => T): T {
+    try {
+      return this.storage.transactionSync(() => {
+        const result = change();
+        if (this.countsChanged) {
+          this.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('counters', ?)", JSON.stringify(Object.fromEntries(this.counts)));
+          this.countsChanged = false;
+        }
+        return result;
+      });
+    } catch (error) {
+      this.forgetCaches();
+      throw error;
+    }
+  }
+
+  private forgetCaches(): void {
+    const row = this.query<{ value: string }>("SELECT value FROM meta WHERE key = 'counters'")[0];
+    this.counts = new Map(Object.entries(row ? (JSON.parse(row.value) as Record<string, number>) : {}));
+    this.countsChanged = false;
+    this.cachedCircuit = null;
+    this.positions = null;
   }
 
   get(id: string): JobRow | null {
-    return this.query<JobRow>("SELECT * FROM jobs WHERE id = ?", id)[0] ?? null;
+    return this.query<JobRow>(`SELECT ${JOB} FROM jobs WHERE id = ?`, id)[0] ?? null;
   }
 
-  insert(job: Omit<JobRow, "seq">): JobRow {
-    const seq = this.bump("seq", 1);
-    const row: JobRow = { ...job, seq };
+  /** Adds a job with the first event of its history. */
+  insert(job: Omit<JobRow, "seq">, event: JobEvent): JobRow {
+    const row: JobRow = { ...job, seq: this.bump("seq", 1) };
     const columns = Object.keys(row);
     this.run(
-      `INSERT INTO jobs (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
-      ...Object.values(row),
+      `INSERT INTO jobs (${columns.join(", ")}, history) VALUES (${columns.map(() => "?").join(", ")}, json_array(json(?)))`,
+      ...Object.values(row), JSON.stringify(event),
     );
     this.bump(STATE_COUNTER(row.state), 1);
+    if (row.state === "queued") this.positions?.enter(row.score, row.seq);
     return row;
   }
 
-  /** Applies `update` to the job and keeps the per-state counters in step. */
-  update(job: JobRow, update: JobUpdate): JobRow {
+  /**
+   * Applies `update` to the job, appends `events` to its history, in one statement, and keeps
+   * the counters and positions in step.
+   */
+  update(job: JobRow, update: JobUpdate, ...events: JobEvent[]): JobRow {
     const entries = Object.entries(update).filter(([column]) => UPDATABLE.has(column as keyof Mutable));
-    if (entries.length === 0) return job;
+    const sets = entries.map(([column]) => `${column} = ?`);
+    if (events.length > 0) sets.push(`history = json_insert(history, ${events.map(() => "'$[#]', json(?)").join(", ")})`);
+    if (sets.length === 0) return job;
     this.run(
-      `UPDATE jobs SET ${entries.map(([column]) => `${column} = ?`).join(", ")} WHERE id = ?`,
-      ...entries.map(([, value]) => value as SqlStorageValue),
-      job.id,
+      `UPDATE jobs SET ${sets.join(", ")} WHERE seq = ?`,
+      ...entries.map(([, value]) => value as SqlStorageValue), ...events.map((event) => JSON.stringify(event)), job.seq,
     );
     if (update.state && update.state !== job.state) {
       this.bump(STATE_COUNTER(job.state), -1);
       this.bump(STATE_COUNTER(update.state), 1);
+      if (job.state === "queued") this.positions?.leave(job.score, job.seq);
+      if (update.state === "queued") this.positions?.enter(job.score, job.seq);
     }
     return { ...job, ...update };
   }
 
   delete(job: JobRow): void {
-    this.run("DELETE FROM jobs WHERE id = ?", job.id);
-    this.run("DELETE FROM job_events WHERE job_id = ?", job.id);
+    this.run("DELETE FROM jobs WHERE seq = ?", job.seq);
     this.bump(STATE_COUNTER(job.state), -1);
+    if (job.state === "queued") this.positions?.leave(job.score, job.seq);
   }
 
   /** The best `limit` ready jobs: highest score, then oldest. One seek on jobs_ready. */
   nextReady(limit: number): JobRow[] {
-    return this.query<JobRow>("SELECT * FROM jobs INDEXED BY jobs_ready WHERE state = 'queued' ORDER BY score DESC, seq ASC LIMIT ?", limit);
+    return this.query<JobRow>(`SELECT ${JOB} FROM jobs ${BY_STATE.queued} ORDER BY score DESC, seq ASC LIMIT ?`, limit);
   }
 
   /** The probe a half-open circuit sends: the best ready job that has not met the outage, else the best. */
   nextProbe(): JobRow[] {
-    return this.query<JobRow>(
-      "SELECT * FROM jobs INDEXED BY jobs_ready WHERE state = 'queued' ORDER BY outage_since_ms IS NOT NULL, score DESC, seq ASC LIMIT 1",
-    );
+    return this.query<JobRow>(`SELECT ${JOB} FROM jobs ${BY_STATE.queued} ORDER BY outage_since_ms IS NOT NULL, score DESC, seq ASC LIMIT 1`);
   }
 
   /**
-   * Ready jobs that will be dispatched before `job`: two range scans of jobs_ready (an OR of
-   * the two conditions would scan the whole index). Costs one row per job ahead.
+   * Ready jobs that will be dispatched before `job`. `newerInLane`, when the caller knows it:
+   * ready jobs of the same score with a larger seq (0 for a job just enqueued). Otherwise the
+   * jobs ahead in its own block of seqs are counted: at most BLOCK_SIZE index rows.
    */
-  countAhead(job: Pick<JobRow, "score" | "seq">): number {
-    return this.query<{ n: number }>(
-      `SELECT (SELECT COUNT(*) FROM jobs INDEXED BY jobs_ready WHERE state = 'queued' AND score > ?)
-            + (SELECT COUNT(*) FROM jobs INDEXED BY jobs_ready WHERE state = 'queued' AND score = ? AND seq < ?) AS n`,
-      job.score, job.score, job.seq,
+  countAhead(job: Pick<JobRow, "score" | "seq">, newerInLane?: number): number {
+    const positions = this.readyPositions();
+    const higher = positions.inHigherLanes(job.score);
+    if (newerInLane !== undefined) return higher + positions.laneSize(job.score) - 1 - newerInLane;
+    const blockStart = blockOf(job.seq) * BLOCK_SIZE;
+    const inBlock = this.query<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM jobs ${BY_STATE.queued} AND score = ? AND seq >= ? AND seq < ?`, job.score, blockStart, job.seq,
     )[0]!.n;
+    return higher + positions.inEarlierBlocks(job.score, job.seq) + inBlock;
+  }
+
+  /** Built from the ready index the first time a position is asked for, then kept in step. */
+  private readyPositions(): ReadyPositions {
+    this.positions ??= new ReadyPositions(this.query<{ score: number; block: number; jobs: number }>(
+      `SELECT score, seq / ${BLOCK_SIZE} AS block, COUNT(*) AS jobs FROM jobs ${BY_STATE.queued} GROUP BY score, block`,
+    ));
+    return this.positions;
   }
 
   dueRetries(now: number): JobRow[] {
-    return this.query<JobRow>("SELECT * FROM jobs INDEXED BY jobs_delayed WHERE state = 'delayed' AND next_retry_at_ms <= ?", now);
+    return this.query<JobRow>(`SELECT ${JOB} FROM jobs ${BY_STATE.delayed} AND next_retry_at_ms <= ?`, now);
   }
 
   expiredLeases(now: number): JobRow[] {
-    return this.query<JobRow>("SELECT * FROM jobs INDEXED BY jobs_leased WHERE state IN ('dispatched', 'running') AND lease_until_ms <= ?", now);
+    return this.query<JobRow>(`SELECT ${JOB} FROM jobs INDEXED BY jobs_leased WHERE state IN ('dispatched', 'running') AND lease_until_ms <= ?`, now);
   }
 
   runningSince(startedBeforeMs: number): JobRow[] {
-    return this.query<JobRow>("SELECT * FROM jobs WHERE state = 'running' AND attempt_started_at_ms <= ?", startedBeforeMs);
+    return this.query<JobRow>(`SELECT ${JOB} FROM jobs ${BY_STATE.running} AND attempt_started_at_ms <= ?`, startedBeforeMs);
   }
 
   expiredRecords(now: number): JobRow[] {
-    return this.query<JobRow>("SELECT * FROM jobs INDEXED BY jobs_expiring WHERE expires_at_ms <= ?", now);
+    return this.query<JobRow>(`SELECT ${JOB} FROM jobs INDEXED BY jobs_expiring WHERE expires_at_ms <= ?`, now);
   }
 
   /** Jobs in one of `states` with a LangGraph run, that ended at or after `endedSinceMs` if they ended. */
   withRuns(states: JobState[], endedSinceMs: number): JobRow[] {
-    return this.query<JobRow>(
-      `SELECT * FROM jobs WHERE state IN (SELECT value FROM json_each(?)) AND run_id IS NOT NULL
-       AND (ended_at_ms IS NULL OR ended_at_ms >= ?)`,
-      JSON.stringify(states), endedSinceMs,
-    );
+    return states.flatMap((state) =>
+      this.query<JobRow>(`SELECT ${JOB} FROM jobs ${BY_STATE[state]} AND run_id IS NOT NULL AND (ended_at_ms IS NULL OR ended_at_ms >= ?)`, endedSinceMs),
+    ).sort((a, b) => a.seq - b.seq);
   }
 
   /** The queue's circuit breaker for LangGraph (circuit.ts), kept as a meta row. */
   circuit(): Circuit {
+    if (this.cachedCircuit) return this.cachedCircuit;
     const row = this.query<{ value: string }>("SELECT value FROM meta WHERE key = 'circuit'")[0];
-    return row ? (JSON.parse(row.value) as Circuit) : CLOSED;
+    this.cachedCircuit = row ? (JSON.parse(row.value) as Circuit) : CLOSED;
+    return this.cachedCircuit;
   }
 
   saveCircuit(circuit: Circuit): void {
     this.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('circuit', ?)", JSON.stringify(circuit));
+    this.cachedCircuit = circuit;
   }
 
   /** Average run time of completed jobs of `type`, or null before the first. */
   typeAverageMs(type: string): number | null {
-    const rows = this.query<{ name: string; value: number }>(
-      "SELECT name, value FROM counters WHERE name IN (?, ?)", `completed:${type}`, `process_ms:${type}`,
-    );
-    const completed = rows.find((r) => r.name.startsWith("completed:"))?.value ?? 0;
-    const totalMs = rows.find((r) => r.name.startsWith("process_ms:"))?.value ?? 0;
-    return completed > 0 ? totalMs / completed : null;
+    const completed = this.counter(`completed:${type}`);
+    return completed > 0 ? this.counter(`process_ms:${type}`) / completed : null;
   }
 
   /** The earliest time any timer is due: a retry, a lease expiry or a record expiry. */
@@ -302,38 +423,33 @@ export class JobStore {
    */
   listQueued(limit: number, after: [number, number] | null): JobRow[] {
     const [rank, seq] = after ?? [Number.MAX_SAFE_INTEGER, -1];
-    return this.query<JobRow>(
-      `SELECT * FROM jobs WHERE state IN ('queued', 'delayed', 'dispatched')
-         AND (${DISPATCH_RANK_SQL} < ? OR (${DISPATCH_RANK_SQL} = ? AND seq > ?))
-       ORDER BY ${DISPATCH_RANK_SQL} DESC, seq ASC LIMIT ?`,
+    return this.query<JobRow & { rank: number }>(
+      `SELECT * FROM (
+         SELECT ${JOB}, ${DISPATCH_RANK_SQL} AS rank FROM jobs ${BY_STATE.queued}
+         UNION ALL SELECT ${JOB}, ${DISPATCH_RANK_SQL} FROM jobs ${BY_STATE.delayed}
+         UNION ALL SELECT ${JOB}, ${DISPATCH_RANK_SQL} FROM jobs ${BY_STATE.dispatched})
+       WHERE rank < ? OR (rank = ? AND seq > ?)
+       ORDER BY rank DESC, seq ASC LIMIT ?`,
       rank, rank, seq, limit,
-    );
+    ).map(({ rank: _rank, ...job }) => job);
   }
 
   /** Jobs in `state` (or any state), newest first, before the cursor `seq`. */
   listNewest(state: JobState | null, limit: number, beforeSeq: number | null): JobRow[] {
     const before = beforeSeq ?? Number.MAX_SAFE_INTEGER;
     return state === null
-      ? this.query<JobRow>("SELECT * FROM jobs WHERE seq < ? ORDER BY seq DESC LIMIT ?", before, limit)
-      : this.query<JobRow>("SELECT * FROM jobs WHERE state = ? AND seq < ? ORDER BY seq DESC LIMIT ?", state, before, limit);
+      ? this.query<JobRow>(`SELECT ${JOB} FROM jobs WHERE seq < ? ORDER BY seq DESC LIMIT ?`, before, limit)
+      : this.query<JobRow>(`SELECT ${JOB} FROM jobs ${BY_STATE[state]} AND seq < ? ORDER BY seq DESC LIMIT ?`, before, limit);
   }
 
-  addEvent(jobId: string, event: EventRow): void {
-    this.run(
-      "INSERT INTO job_events (job_id, at_ms, event, attempt, detail) VALUES (?, ?, ?, ?, ?)",
-      jobId, event.at_ms, event.event, event.attempt, event.detail,
-    );
-  }
-
-  events(jobId: string): EventRow[] {
-    return this.query<EventRow>("SELECT at_ms, event, attempt, detail FROM job_events WHERE job_id = ? ORDER BY seq", jobId);
+  /** The job's history, oldest first. */
+  events(jobId: string): JobEvent[] | null {
+    const row = this.query<{ history: string }>("SELECT history FROM jobs WHERE id = ?", jobId)[0];
+    return row ? (JSON.parse(row.history) as JobEvent[]) : null;
   }
 
   counters(): Counters {
-    const values = new Map(
-      this.query<{ name: string; value: number }>("SELECT name, value FROM counters").map((r) => [r.name, r.value]),
-    );
-    const get = (name: string) => values.get(name) ?? 0;
+    const get = (name: string) => this.counter(name);
     return {
       queued: get(STATE_COUNTER("queued")),
       delayed: get(STATE_COUNTER("delayed")),
@@ -348,12 +464,15 @@ export class JobStore {
     };
   }
 
-  /** Adds `delta` to a counter and returns its new value. */
+  private counter(name: string): number {
+    return this.counts.get(name) ?? 0;
+  }
+
+  /** Adds `delta` to a counter and returns its new value; written when the transaction ends. */
   bump(name: string, delta: number): number {
-    return this.query<{ value: number }>(
-      `INSERT INTO counters (name, value) VALUES (?, ?)
-       ON CONFLICT (name) DO UPDATE SET value = value + excluded.value RETURNING value`,
-      name, delta,
-    )[0]!.value;
+    const value = this.counter(name) + delta;
+    this.counts.set(name, value);
+    this.countsChanged = true;
+    return value;
   }
 }

@@ -49,8 +49,9 @@ export class JobViews {
     return c.completedTotal > 0 ? c.processMsTotal / c.completedTotal / 1000 : DEFAULT_PROCESS_SECONDS;
   }
 
-  enqueueView(job: JobRow): EnqueueData {
-    const waiting = this.waitingView(job);
+  /** `newerInLane`: see JobStore.countAhead. */
+  enqueueView(job: JobRow, newerInLane?: number): EnqueueData {
+    const waiting = this.waitingView(job, newerInLane);
     return {
       jobId: job.id,
       status: publicStatus(job.state),
@@ -60,11 +61,11 @@ export class JobViews {
     };
   }
 
-  waitingView(job: JobRow): { queuePosition: number; estimatedWaitTime: number } | null {
+  waitingView(job: JobRow, newerInLane?: number): { queuePosition: number; estimatedWaitTime: number } | null {
     // Dispatched: it holds a slot and leaves the queue as soon as a consumer takes it on.
     if (job.state === "dispatched") return { queuePosition: 0, estimatedWaitTime: 0 };
     if (job.state !== "queued") return null;
-    const jobsAhead = this.store.countAhead(job);
+    const jobsAhead = this.store.countAhead(job, newerInLane);
     return {
       queuePosition: jobsAhead + 1,
       estimatedWaitTime: estimateWaitSeconds({

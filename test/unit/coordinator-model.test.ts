@@ -56,7 +56,12 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 // ─── What the coordinator shows ────────────────────────────────────────────────────────────
 
 type Row = JobRow & { outage_since_ms?: number | null };
-type EventRecord = { seq: number; job_id: string; at_ms: number; event: string; attempt: number; detail: string | null };
+/** One entry of a job's history (kept in the job's row): `index` is its place there, `job_seq` the job's. */
+type EventRecord = { job_seq: number; index: number; job_id: string; at_ms: number; event: string; attempt: number; detail: string | null };
+/** Per job (by seq), how many history entries it had: what was new since is what a step wrote. */
+type HistoryLengths = Map<number, number>;
+const historyLengths = (events: EventRecord[]): HistoryLengths => new Map(events.map((e) => [e.job_seq, e.index + 1]));
+const writtenSince = (events: EventRecord[], before: HistoryLengths) => events.filter((e) => e.index >= (before.get(e.job_seq) ?? 0));
 
 interface Snapshot {
   rows: Row[];
@@ -92,11 +97,15 @@ function snapshot(stub: Stub, now: number, statusIds: readonly string[] = [], hi
       }
       return [...ids, "…more than 100 pages"];
     };
+    const stored = sql.exec<Row & { history: string }>("SELECT * FROM jobs ORDER BY seq").toArray();
+    const { counters = "{}", ...meta } = Object.fromEntries(sql.exec<{ key: string; value: string }>("SELECT key, value FROM meta").toArray().map((r) => [r.key, r.value]));
     return {
-      rows: sql.exec<Row>("SELECT * FROM jobs ORDER BY seq").toArray(),
-      events: sql.exec<EventRecord>("SELECT seq, job_id, at_ms, event, attempt, detail FROM job_events ORDER BY seq").toArray(),
-      counters: Object.fromEntries(sql.exec<{ name: string; value: number }>("SELECT name, value FROM counters").toArray().map((r) => [r.name, r.value])),
-      meta: Object.fromEntries(sql.exec<{ key: string; value: string }>("SELECT key, value FROM meta").toArray().map((r) => [r.key, r.value])),
+      rows: stored.map(({ history: _history, ...row }) => row),
+      events: stored.flatMap((row) => (JSON.parse(row.history) as { at_ms: number; event: string; attempt: number; detail: unknown }[]).map((e, index) => ({
+        job_seq: row.seq, index, job_id: row.id, at_ms: e.at_ms, event: e.event, attempt: e.attempt, detail: JSON.stringify(e.detail),
+      }))),
+      counters: JSON.parse(counters) as Record<string, number>,
+      meta,
       alarm: await state.storage.getAlarm(),
       stats: instance.stats(),
       statuses: new Map(statusIds.map((id) => [id, instance.status(id, now)])),
@@ -154,7 +163,7 @@ interface StepContext {
   /** The circuit when the step began (closed before the breaker existed). */
   circuitBefore: string;
   /** Events after this seq were written while the circuit was half-open. */
-  halfOpenSinceSeq: number | null;
+  halfOpenSince: HistoryLengths | null;
 }
 
 function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void {
@@ -228,8 +237,9 @@ function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void
 
   // The job dispatched next is the best ready one: better than every job still ready, in rank order among themselves.
   // A half-open circuit's probe is the best of the ready jobs that have not met the outage, if there are any.
-  const lastSeq = prev.events.at(-1)?.seq ?? 0;
-  const newEvents = snap.events.filter((e) => e.seq > lastSeq);
+  // Histories are kept per job, so the order in which one step dispatched several jobs is not
+  // stored; each must still rank before every job left ready.
+  const newEvents = writtenSince(snap.events, historyLengths(prev.events));
   const dispatchEvents = newEvents.filter((e) => e.event === "dispatched");
   const sent = dispatchEvents.map((e) => byId.get(e.job_id)!);
   const ready = rows.filter((row) => row.state === "queued");
@@ -239,14 +249,13 @@ function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void
     if (probe && metOutage(job)) ensure(ready.every(metOutage), () => `probe ${job.id} met the outage while a job that has not was ready`);
     const rivals = probe && !metOutage(job) ? ready.filter((row) => !metOutage(row)) : ready;
     for (const waiting of rivals) ensure(ranksBefore(rankOf(job), rankOf(waiting)), () => `dispatched ${job.id} (score ${job.score}) while ${waiting.id} (score ${waiting.score}, earlier) was ready`);
-    if (i > 0) ensure(ranksBefore(rankOf(sent[i - 1]!), rankOf(job)), () => `dispatched ${sent[i - 1]!.id} before ${job.id}`);
   }
   // Nothing waits while a slot is free and the circuit is closed; an open circuit lets nothing through.
   if (circuit === "closed") ensure(ready.length === 0 || count("dispatched", "running") === CONFIG.concurrency, () => `${ready.length} jobs ready and a slot free`);
   if (circuit === "open" && ctx.circuitBefore === "open") ensure(sent.length === 0, () => `dispatched ${sent.map((job) => job.id)} while the circuit was open`);
   // Half-open: one probe at a time.
-  if (circuit === "half_open" && ctx.halfOpenSinceSeq !== null) {
-    const probes = new Set(snap.events.filter((e) => e.seq > ctx.halfOpenSinceSeq! && e.event === "dispatched")
+  if (circuit === "half_open" && ctx.halfOpenSince !== null) {
+    const probes = new Set(writtenSince(snap.events, ctx.halfOpenSince).filter((e) => e.event === "dispatched")
       .filter((e) => { const row = byId.get(e.job_id); return row && inFlight(row.state as State) && row.attempt === e.attempt; })
       .map((e) => e.job_id));
     ensure(probes.size <= 1, () => `${probes.size} probes in flight while half-open: ${[...probes]}`);
@@ -392,7 +401,7 @@ interface Harness {
   historyLengths: Map<string, number>;
   /** Every LangGraph thread a job was enqueued with: an id enqueued again after expiry must get a new one. */
   threads: Set<string>;
-  halfOpenSinceSeq: number | null;
+  halfOpenSince: HistoryLengths | null;
   trace: string[];
   steps: number;
 }
@@ -419,11 +428,11 @@ async function step(model: CoordinatorModel, h: Harness, label: string, act: () 
     h.threads.add(job.threadId);
   }
   model.settleRetryTimes((id) => snap.rows.find((row) => row.id === id)?.next_retry_at_ms ?? null);
-  checkInvariants(h.prev, snap, { now: model.now, unchanged, circuitBefore: h.prev.stats.langgraph?.circuit ?? "closed", halfOpenSinceSeq: h.halfOpenSinceSeq });
+  checkInvariants(h.prev, snap, { now: model.now, unchanged, circuitBefore: h.prev.stats.langgraph?.circuit ?? "closed", halfOpenSince: h.halfOpenSince });
   compareWithModel(model, snap, h);
   const circuit = snap.stats.langgraph?.circuit;
-  if (circuit !== "half_open") h.halfOpenSinceSeq = null;
-  else if (h.halfOpenSinceSeq === null) h.halfOpenSinceSeq = h.prev.events.at(-1)?.seq ?? 0;
+  if (circuit !== "half_open") h.halfOpenSince = null;
+  else h.halfOpenSince ??= historyLengths(h.prev.events);
   h.prev = snap;
 }
 
@@ -749,7 +758,7 @@ describe("the coordinator against its reference model", () => {
       const random = vi.spyOn(Math, "random").mockImplementation(seededRandom(seed));
       // Every transition logs a JSON line; thousands of steps of them are noise here.
       const quiet = (["log", "warn", "error"] as const).map((level) => vi.spyOn(console, level).mockImplementation(() => {}));
-      const h: Harness = { stub, name, prev: await snapshot(stub, T0), ids: [], historyLengths: new Map(), bodies: new Map(), threads: new Set(), halfOpenSinceSeq: null, trace: [], steps: 0 };
+      const h: Harness = { stub, name, prev: await snapshot(stub, T0), ids: [], historyLengths: new Map(), bodies: new Map(), threads: new Set(), halfOpenSince: null, trace: [], steps: 0 };
       try {
         await fc.asyncModelRun(() => ({ model: new CoordinatorModel(T0), real: h }), ops);
       } catch (error) {
