@@ -71,7 +71,8 @@ const UPDATABLE = new Set<keyof Mutable>([
 
 const SCHEMA_VERSION = 5;
 
-const MIGRATIONS: Record<number, string> = {
+/** Exported for the migration test, which builds an older schema to upgrade. */
+export const MIGRATIONS: Record<number, string> = {
   1: `
     CREATE TABLE jobs (
       id TEXT PRIMARY KEY,
