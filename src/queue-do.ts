@@ -367,15 +367,19 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     return circuitView(this.store.circuit());
   }
 
-  /** SQLite rows read and written by this instance so far (benchmarks, debugging). */
-  storageIo(): { rowsRead: number; rowsWritten: number } {
-    return { ...this.store.io };
+  /**
+   * SQLite rows read and written by this instance so far, and alarms set or deleted (each billed
+   * as a row written): for benchmarks and debugging.
+   */
+  storageIo(): { rowsRead: number; rowsWritten: number; alarmWrites: number } {
+    return { ...this.store.io, alarmWrites: this.alarmWrites };
   }
 
   // ─── Internals ─────────────────────────────────────────────────────────────────────────────
 
   /** The alarm as this instance last set it; undefined: unknown, set it whatever it is. */
   private alarmAtMs: number | null | undefined = undefined;
+  private alarmWrites = 0;
   /** Messages waiting for the send in flight to finish, and that send. */
   private unsent: JobMessage[] = [];
   private sending: Promise<void> | null = null;
@@ -557,6 +561,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     const next = timers.length > 0 ? Math.min(...timers) : null;
     if (next === this.alarmAtMs) return;
     this.alarmAtMs = next;
+    this.alarmWrites++;
     if (next === null) void this.ctx.storage.deleteAlarm();
     else void this.ctx.storage.setAlarm(next);
   }
