@@ -11,7 +11,7 @@
  * on every change in and out of the ready state, and dropped (rebuilt later) if a transaction
  * rolls back. Memory is one number per non-empty block: bounded by the backlog / BLOCK_SIZE.
  */
-export const BLOCK_SIZE = 1024;
+export const BLOCK_SIZE = 256;
 
 export const blockOf = (seq: number): number => Math.floor(seq / BLOCK_SIZE);
 
