@@ -20,6 +20,7 @@ import { env } from "cloudflare:workers";
 import { inject, it } from "vitest";
 import type { QueueCoordinator } from "../src/queue-do";
 import { benchJob } from "./bullmq/protocol";
+import "./ceiling-sizes";
 
 type Stub = DurableObjectStub<QueueCoordinator>;
 

@@ -1,24 +1,18 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import type { CeilingSizes } from "./ceiling-sizes";
 
 // No internet here: nothing may phone home.
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
 process.env.WRANGLER_SEND_METRICS = "false";
 
 const numbers = (value: string | undefined, fallback: number[]) => (value ? value.split(",").map(Number) : fallback);
-/** Sizes: BENCH_ROUNDS, BENCH_CEILING_JOBS, BENCH_CEILING_WORKERS (a list), BENCH_CEILING_PRODUCERS. */
-const sizes = {
+const sizes: CeilingSizes = {
   rounds: Number(process.env.BENCH_ROUNDS ?? 3),
   jobs: Number(process.env.BENCH_CEILING_JOBS ?? 2000),
   workers: numbers(process.env.BENCH_CEILING_WORKERS, [8, 32, 128]),
   producers: Number(process.env.BENCH_CEILING_PRODUCERS ?? 4),
 };
-
-declare module "vitest" {
-  interface ProvidedContext {
-    ceilingSizes: typeof sizes;
-  }
-}
 
 /**
  * `npm run bench:ceiling` (issue #8, target 6): one coordinator's ceiling, inside workerd. The

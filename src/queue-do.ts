@@ -9,6 +9,7 @@
  * alarm serves every timer.
  */
 import { DurableObject } from "cloudflare:workers";
+import { createHash } from "node:crypto";
 import { queueConfig, type AppEnv, type QueueConfig } from "./config";
 import { answered, answeredSince, dispatchable, probeDue, tripped, type Circuit } from "./coordinator/circuit";
 import { dispatchRank, JobStore, type JobEvent, type JobRow, type JobUpdate } from "./coordinator/job-store";
@@ -57,13 +58,11 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
    * answered as it stands (`created: false`).
    */
   async enqueueBatch(jobs: (JobInput & { id: string })[], now = Date.now()): Promise<EnqueueBatchResult> {
-    const prepared = await Promise.all(
-      jobs.map(async (job) => ({
-        job,
-        bodyHash: await sha256(canonicalJson({ type: job.type, payload: job.payload })),
-        threadId: await threadIdFor(this.queueName, job.id, now),
-      })),
-    );
+    const prepared = jobs.map((job) => ({
+      job,
+      bodyHash: sha256(canonicalJson({ type: job.type, payload: job.payload })),
+      threadId: threadIdFor(this.queueName, job.id, now),
+    }));
     const outcome = this.store.transaction((): EnqueueBatchResult & { messages?: JobMessage[] } => {
       const bodies = new Map<string, string>();
       const fresh = new Set<string>();
@@ -580,10 +579,8 @@ const conflict = (jobId: string): Failure<"JOB_ID_CONFLICT"> => ({
   ok: false, code: "JOB_ID_CONFLICT", message: `job ${jobId} already exists with a different type or payload`,
 });
 
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
+/** Synchronous (node:crypto), so an enqueue never yields before its transaction. */
+const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
 export const coordinatorFor = (env: AppEnv, queueName: string): DurableObjectStub<QueueCoordinator> =>
   env.QUEUE_COORDINATOR.getByName(queueName) as DurableObjectStub<QueueCoordinator>;
