@@ -1,8 +1,9 @@
 /**
- * Issue #8, targets 1 and 5: the coordinator beside BullMQ, side by side in one run, no LangGraph
- * in either. This half runs inside workerd and times the coordinator through its Durable Object
- * RPC (as the router and the consumer call it); between its rounds it has the Node half
- * (bench/bullmq/node-half.ts) run BullMQ's on a local Redis, alternating which side goes first.
+ * Issue #8, targets 1, 3 (over HTTP) and 5: the coordinator beside BullMQ, side by side in one
+ * run, no LangGraph in either. This half runs inside workerd and times the coordinator through
+ * its Durable Object RPC (as the router and the consumer call it); between its rounds it has the
+ * Node half (bench/bullmq/node-half.ts) run BullMQ's on a local Redis, alternating which side
+ * goes first.
  *
  *   single enqueue     enqueue RPC vs queue.add, one job at a time, each awaited
  *   batch enqueue      enqueueBatch of 100 vs addBulk of 100 (n/a if the coordinator has none)
@@ -14,8 +15,10 @@
  *                      claim + complete called inside the object (with and without waiting for
  *                      the writes), the hashing an enqueue does, a Queue send, SQLite rows and
  *                      Redis commands per job
- *   HTTP (target 5)    autocannon against the Worker on workerd via Miniflare and against BullMQ
- *                      behind a Node http endpoint with the same edge code
+ *   HTTP (targets 3, 5)  autocannon against the Worker on workerd via Miniflare and against BullMQ
+ *                      behind a Node http endpoint with the same edge code: floor, stats, enqueue,
+ *                      and enqueueBatch of 100 jobs (target 3: its jobs/s ÷ enqueue's req/s ≥ 10×);
+ *                      bench/bullmq/http-report.ts
  *
  * Each figure is the median of BENCH_ROUNDS rounds, each on a fresh queue. It prints numbers and
  * fails only when a job is lost or refused, never on a time. The Node half prints the report.
@@ -23,9 +26,12 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { inject, it } from "vitest";
+import { createHash } from "node:crypto";
 import { canonicalJson, threadIdFor } from "../src/jobs";
 import { QueueCoordinator } from "../src/queue-do";
-import { benchJob, type HttpRound, type HttpRoute, type HttpTarget, type Round } from "./bullmq/protocol";
+import { dec, int, median, ratio, table } from "./bullmq/format";
+import { httpReport, runHttpLoads } from "./bullmq/http-report";
+import { benchJob, type HttpRound, type Round } from "./bullmq/protocol";
 
 type Stub = DurableObjectStub<QueueCoordinator>;
 type BenchJob = ReturnType<typeof benchJob>;
@@ -157,9 +163,8 @@ async function hashing(jobs: number): Promise<Round> {
   const started = performance.now();
   for (let i = 0; i < jobs; i++) {
     const job = benchJob(`job-${i}`, i);
-    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonicalJson({ type: job.type, payload: job.payload })));
-    [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-    await threadIdFor("hashing", job.id, Date.now());
+    createHash("sha256").update(canonicalJson({ type: job.type, payload: job.payload })).digest("hex");
+    threadIdFor("hashing", job.id, Date.now());
   }
   return { ops: jobs, ms: performance.now() - started };
 }
@@ -256,23 +261,13 @@ async function sideBySide<A, B>(rounds: number, coordinator: () => Promise<A>, b
   return result;
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 const perSecond = (rounds: Round[]) => median(rounds.map((r) => (r.ops / r.ms) * 1000));
 const microsPerOp = (rounds: Round[]) => median(rounds.map((r) => (r.ms / r.ops) * 1000));
 const perOp = (rounds: Round[], key: "rowsReadPerOp" | "rowsWrittenPerOp" | "redisCommandsPerOp") => median(rounds.map((r) => r[key] ?? NaN));
 
-const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "—");
-const dec = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "—");
-const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? (a / b).toFixed(2) : "—");
 const rows = (rounds: Round[]) => `${dec(perOp(rounds, "rowsReadPerOp"))} read, ${dec(perOp(rounds, "rowsWrittenPerOp"))} written`;
-const table = (header: string[], align: string[], body: string[][]) =>
-  [header, align, ...body].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
 
-it("the coordinator beside BullMQ (issue #8, targets 1 and 5)", async () => {
+it("the coordinator beside BullMQ (issue #8, targets 1, 3 and 5)", async () => {
   const { rounds, singleJobs, batchJobs, batchSize, lifecycleJobs, concurrency } = sizes;
 
   const single = await sideBySide(rounds, () => coordinatorSingle(singleJobs), () => nodeHalf<Round>("/bullmq/single", { jobs: singleJobs }));
@@ -364,72 +359,13 @@ it("the coordinator beside BullMQ (issue #8, targets 1 and 5)", async () => {
       `BullMQ: one every ${int(1e6 / perSecond(processing.bullmq))} µs.`,
   ].join("\n");
 
-  let http = "#### HTTP (target 5): skipped (BENCH_HTTP=0)";
-  if (sizes.http) {
-    const targets: HttpTarget[] = ["workerd", "bullmq"];
-    const routes: HttpRoute[] = ["floor", "stats", "enqueue"];
-    const load = (target: HttpTarget, route: HttpRoute, queueName: string, seconds: number) =>
-      nodeHalf<HttpRound>("/http/load", { target, route, queueName, seconds });
-    // Warm-up, not counted: compiles and JITs both sides.
-    for (const target of targets) for (const route of routes) await load(target, route, "http-0", 1);
-    const loads: HttpRound[] = [];
-    for (let round = 1; round <= sizes.httpRounds; round++) {
-      for (const route of routes) {
-        const order = round % 2 ? targets : [...targets].reverse();
-        for (const target of order) loads.push(await load(target, route, `http-${round}`, sizes.httpSeconds));
-      }
-    }
-    const of = (target: HttpTarget, route: HttpRoute) => loads.filter((l) => l.target === target && l.route === route);
-    const cell = (target: HttpTarget, route: HttpRoute) => {
-      const runs = of(target, route);
-      return `${int(median(runs.map((r) => r.requestsPerSecond)))} (${dec(median(runs.map((r) => r.latencyP50Ms)))} / ${dec(median(runs.map((r) => r.latencyP99Ms)))} ms)`;
-    };
-    const description: Record<HttpRoute, string> = {
-      floor: "floor: unknown route → 404 envelope (no auth, no queue)",
-      stats: "`stats`: auth, validation, one cheap queue read",
-      enqueue: "`enqueue`: auth, validation, a new job per request",
-    };
-    const checks = loads.map((l) => {
-      const lost = l.route === "enqueue" && (l.jobsStored ?? 0) < (l.created ?? 0);
-      return lost || l.unexpected > 0 || l.errors > 0 ? `${l.target} ${l.route}: ${l.unexpected} unexpected statuses, ${l.errors} errors, ${l.created ?? "-"} created, ${l.jobsStored ?? "-"} stored` : null;
-    }).filter(Boolean);
-    const cpu = (target: HttpTarget, route: HttpRoute) => {
-      const runs = of(target, route);
-      const names = Object.keys(runs[0]?.cpuMicrosPerRequest ?? {});
-      const each = names.map((name) => [name, median(runs.map((r) => r.cpuMicrosPerRequest[name] ?? NaN))] as const);
-      const serving = each.filter(([name]) => !name.startsWith("autocannon"));
-      const total = serving.reduce((sum, [, us]) => sum + us, 0);
-      return `${serving.map(([name, us]) => `${name} ${int(us)}`).join(" + ")} = **${int(total)}**; ${each.filter(([name]) => name.startsWith("autocannon")).map(([name, us]) => `${name} ${int(us)}`).join("")}`;
-    };
-    const inFlight = loads.filter((l) => l.route === "enqueue").map((l) => `${l.target} ${(l.jobsStored ?? 0) - (l.created ?? 0)}`).join(", ");
-    http = [
-      `#### HTTP (target 5): autocannon, ${sizes.httpConnections} connections, ${sizes.httpSeconds} s per load, median of ${sizes.httpRounds} rounds`,
-      "",
-      table(
-        ["route", "Worker on workerd via Miniflare: req/s (p50 / p99)", "BullMQ behind Node http: req/s (p50 / p99)", "workerd ÷ BullMQ"],
-        ["---", "---:", "---:", "---:"],
-        routes.map((route) => [
-          description[route], cell("workerd", route), cell("bullmq", route),
-          `**${ratio(median(of("workerd", route).map((r) => r.requestsPerSecond)), median(of("bullmq", route).map((r) => r.requestsPerSecond)))}**`,
-        ]),
-      ),
-      "",
-      "Where the time goes: CPU µs per request (user + system, from /proc; median of the rounds) of each process serving the load, and of the load generator. Two cores serve everything here.",
-      "",
-      table(
-        ["route", "Worker on workerd via Miniflare", "BullMQ behind Node http"],
-        ["---", "---", "---"],
-        routes.map((route) => [description[route], cpu("workerd", route), cpu("bullmq", route)]),
-      ),
-      "",
-      `Checks: ${checks.length ? `PROBLEMS: ${checks.join("; ")}` : "no errors, no unexpected statuses, every 201 a stored job"}` +
-        ` (jobs stored minus 201s, i.e. requests in flight when a load stopped: ${inFlight}).`,
-    ].join("\n");
-  }
+  const http = sizes.http
+    ? httpReport(sizes, await runHttpLoads(sizes, (target, route, queueName, seconds) => nodeHalf<HttpRound>("/http/load", { target, route, queueName, seconds })))
+    : "#### HTTP (targets 3 and 5): skipped (BENCH_HTTP=0)";
 
   const v = runner.versions;
   const markdown = [
-    "### The coordinator beside BullMQ (issue #8, targets 1 and 5 only)",
+    "### The coordinator beside BullMQ (issue #8, targets 1, 3 over HTTP, and 5 only)",
     "",
     `Machine: ${runner.machine}. Node ${v.node}, workerd ${v.workerd} (miniflare ${v.miniflare}, wrangler ${v.wrangler}), BullMQ ${v.bullmq} + ioredis ${v.ioredis} on redis-server ${v.redis} (no persistence), autocannon ${v.autocannon}.`,
     `Medians of ${rounds} rounds per figure, each round on a fresh queue; the two sides' rounds alternate in one run and never overlap. ` +

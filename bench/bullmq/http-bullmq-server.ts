@@ -7,6 +7,10 @@
  *   POST /functions/v1/queue-worker  enqueue: queue.add with the job's id (idempotent), priority
  *                                     and attempts, then its place in the queue (ZRANK of the
  *                                     prioritized set, the Redis counterpart of queuePosition)
+ *                                     enqueueBatch: the same for up to 100 jobs with one addBulk
+ *                                     (one pipeline of add scripts: one round trip, but not all or
+ *                                     nothing as the Worker's transaction is), then their ZRANKs
+ *                                     in one more; the Worker's answer, a result per job in order
  *                                     stats: getJobCounts
  *   anything else                     404 NOT_FOUND in the envelope, logged, as the Worker does
  *
@@ -18,10 +22,10 @@ import { randomUUID, timingSafeEqual } from "node:crypto";
 import { openSync, writeSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Queue } from "bullmq";
+import { Queue, type JobsOptions } from "bullmq";
 import { Redis } from "ioredis";
 import type { AppEnv } from "../../src/config";
-import { actionRequest, MAX_BODY_BYTES, MAX_PAYLOAD_BYTES, payloadBytes } from "../../src/http/api-schema";
+import { actionRequest, MAX_BODY_BYTES, MAX_PAYLOAD_BYTES, payloadBytes, type JobInput } from "../../src/http/api-schema";
 import { authenticate } from "../../src/http/auth";
 import { ApiError } from "../../src/http/errors";
 import { BULLMQ_PRIORITY } from "./protocol";
@@ -81,17 +85,27 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (!queue) throw new ApiError("UNKNOWN_QUEUE", `queue ${queueName} is not configured`, { queueNames });
 
   if (request.action === "enqueue") {
-    const bytes = payloadBytes(request.job.payload);
-    if (bytes > MAX_PAYLOAD_BYTES) throw new ApiError("PAYLOAD_TOO_LARGE", `job.payload is ${bytes} bytes as JSON, over the ${MAX_PAYLOAD_BYTES} byte limit`);
+    checkPayloadBytes(request.job, "job.payload");
     const id = request.job.id ?? randomUUID();
-    await queue.add(request.job.type, request.job.payload, {
-      jobId: id, priority: BULLMQ_PRIORITY[request.job.priority], attempts: request.job.maxRetries + 1,
-      backoff: { type: "exponential", delay: 5000 },
-    });
+    await queue.add(request.job.type, request.job.payload, addOptions(request.job, id));
     const rank = await redis.zrank(queue.keys.prioritized!, id);
     log({ event: "queued", queue: queueName, jobId: id, priority: request.job.priority, type: request.job.type });
-    const queuePosition = rank === null ? 0 : rank + 1;
-    return reply(res, 201, { success: true, data: { jobId: id, status: "queued", priority: request.job.priority, estimatedWaitTime: queuePosition * 60, queuePosition } });
+    return reply(res, 201, { success: true, data: enqueueData(id, request.job, rank) });
+  }
+  if (request.action === "enqueueBatch") {
+    for (const [i, job] of request.jobs.entries()) checkPayloadBytes(job, `jobs.${i}.payload`);
+    const ids = request.jobs.map((job) => job.id ?? randomUUID());
+    await queue.addBulk(request.jobs.map((job, i) => ({ name: job.type, data: job.payload, opts: addOptions(job, ids[i]!) })));
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.zrank(queue.keys.prioritized!, id);
+    const ranks = (await pipeline.exec())!.map(([error, rank]) => {
+      if (error) throw error;
+      return rank as number | null;
+    });
+    for (const [i, job] of request.jobs.entries()) log({ event: "queued", queue: queueName, jobId: ids[i], priority: job.priority, type: job.type });
+    // As for enqueue, an id that already exists is not told apart from a new one: every job counts as created.
+    const jobs = request.jobs.map((job, i) => ({ ...enqueueData(ids[i]!, job, ranks[i]!), created: true }));
+    return reply(res, 201, { success: true, data: { jobs } });
   }
   if (request.action === "stats") {
     const counts = await queue.getJobCounts();
@@ -105,6 +119,23 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     });
   }
   throw new ApiError("INVALID_REQUEST", `action ${request.action} is not part of this benchmark`);
+}
+
+function checkPayloadBytes(job: JobInput, path: string): void {
+  const bytes = payloadBytes(job.payload);
+  if (bytes > MAX_PAYLOAD_BYTES) {
+    throw new ApiError("PAYLOAD_TOO_LARGE", `${path} is ${bytes} bytes as JSON, over the ${MAX_PAYLOAD_BYTES} byte limit`, { limitBytes: MAX_PAYLOAD_BYTES });
+  }
+}
+
+const addOptions = (job: JobInput, id: string): JobsOptions => ({
+  jobId: id, priority: BULLMQ_PRIORITY[job.priority], attempts: job.maxRetries + 1, backoff: { type: "exponential", delay: 5000 },
+});
+
+/** The Worker's answer for one queued job; the place in the queue is the ZRANK of the prioritized set. */
+function enqueueData(id: string, job: JobInput, rank: number | null) {
+  const queuePosition = rank === null ? 0 : rank + 1;
+  return { jobId: id, status: "queued", priority: job.priority, estimatedWaitTime: queuePosition * 60, queuePosition };
 }
 
 const server = createServer((req, res) => {

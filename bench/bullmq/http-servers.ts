@@ -5,7 +5,7 @@
  *   workerd: http-workerd-server.ts, Miniflare running wrangler's bundle of the Worker
  *   bullmq:  http-bullmq-server.ts, Node `http` + BullMQ on the bench's Redis
  *
- * Both run with the same API key, queue names (one fresh queue per round) and concurrency.
+ * Both run with the same API key, queue names (a fresh queue per round and route) and concurrency.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import autocannon from "autocannon";
 import { build } from "esbuild";
-import type { BenchSizes, HttpRoute, HttpRound, HttpTarget } from "./protocol";
+import { HTTP_BATCH_JOBS, HTTP_ROUTES, httpQueueName, jobsPerRequest, type BenchSizes, type HttpRoute, type HttpRound, type HttpTarget } from "./protocol";
 
 const ENDPOINT = "/functions/v1/queue-worker";
 export const HTTP_API_KEY = "bench-http-key";
@@ -22,7 +22,7 @@ export const HTTP_API_KEY = "bench-http-key";
 export interface HttpServers {
   urls: Record<HttpTarget, string>;
   queueNames: string[];
-  /** One load of `route` against `target` for `seconds`; for enqueue, then reads back how many jobs the queue holds. */
+  /** One load of `route` against `target` for `seconds`; for the enqueue routes, then reads back how many jobs the queue holds. */
   load(target: HttpTarget, route: HttpRoute, queueName: string, seconds: number): Promise<HttpRound>;
   stop(): Promise<void>;
 }
@@ -30,7 +30,8 @@ export interface HttpServers {
 export async function startHttpServers(options: { rootDir: string; redisUrl: string; redisPid: number; sizes: BenchSizes }): Promise<HttpServers> {
   const outDir = join(options.rootDir, ".wrangler", "bench", "bullmq");
   mkdirSync(outDir, { recursive: true });
-  const queueNames = Array.from({ length: Math.max(1, options.sizes.httpRounds) + 1 }, (_, i) => `http-${i}`);
+  const rounds = Array.from({ length: Math.max(1, options.sizes.httpRounds) + 1 }, (_, round) => round);
+  const queueNames = rounds.flatMap((round) => HTTP_ROUTES.map((route) => httpQueueName(round, route)));
   const [workerBundle, workerdHost, bullmqServer] = await Promise.all([
     bundleWorker(options.rootDir, join(outDir, "worker")),
     bundleNodeScript(join(options.rootDir, "bench", "bullmq", "http-workerd-server.ts"), join(outDir, "http-workerd-server.mjs")),
@@ -83,6 +84,7 @@ export async function startHttpServers(options: { rootDir: string; redisUrl: str
         for (const [name, ms] of Object.entries(servingAfter)) cpuMicrosPerRequest[name] = ((ms - (servingBefore[name] ?? 0)) * 1000) / answered;
         cpuMicrosPerRequest["autocannon (the bench process)"] = (generator.user + generator.system) / answered;
         const expectedStatus = route === "floor" ? result["4xx"] : result["2xx"];
+        const enqueues = jobsPerRequest(route) > 0;
         return {
           target, route,
           requestsPerSecond: answered / result.duration,
@@ -91,8 +93,8 @@ export async function startHttpServers(options: { rootDir: string; redisUrl: str
           requests: answered,
           unexpected: answered - expectedStatus,
           errors: result.errors + result.timeouts,
-          jobsStored: route === "enqueue" ? await totalJobs(urls[target], queueName) : null,
-          created: route === "enqueue" ? result["2xx"] : null,
+          jobsStored: enqueues ? await totalJobs(urls[target], queueName) : null,
+          created: enqueues ? (result.statusCodeStats?.["201"]?.count ?? 0) : null,
           cpuMicrosPerRequest,
         };
       },
@@ -103,11 +105,11 @@ export async function startHttpServers(options: { rootDir: string; redisUrl: str
   }
 }
 
+/** Jobs without an id: each request makes new jobs, with the ids the endpoint generates. */
 function requestBody(route: HttpRoute, queueName: string): unknown {
-  if (route === "enqueue") {
-    // No id: each request makes a new job, with the id the endpoint generates.
-    return { action: "enqueue", queueName, job: { type: "data_sync", payload: { itemName: "bench item", itemId: 1 }, priority: "medium" } };
-  }
+  const job = (i: number) => ({ type: "data_sync", payload: { itemName: "bench item", itemId: i }, priority: "medium" });
+  if (route === "enqueue") return { action: "enqueue", queueName, job: job(1) };
+  if (route === "enqueueBatch") return { action: "enqueueBatch", queueName, jobs: Array.from({ length: HTTP_BATCH_JOBS }, (_, i) => job(i + 1)) };
   return { action: "stats", queueName };
 }
 

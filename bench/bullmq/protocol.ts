@@ -44,8 +44,18 @@ export interface Round {
 }
 
 export type HttpTarget = "workerd" | "bullmq";
-/** `floor`: an unknown route (404, no auth, no queue); `stats`: a cheap read of the queue; `enqueue`: a new job per request. */
-export type HttpRoute = "floor" | "stats" | "enqueue";
+/**
+ * `floor`: an unknown route (404, no auth, no queue); `stats`: a cheap read of the queue;
+ * `enqueue`: a new job per request; `enqueueBatch`: HTTP_BATCH_JOBS new jobs per request.
+ */
+export type HttpRoute = "floor" | "stats" | "enqueue" | "enqueueBatch";
+export const HTTP_ROUTES: HttpRoute[] = ["floor", "stats", "enqueue", "enqueueBatch"];
+/** Jobs per `enqueueBatch` request: the most one request may carry (MAX_BATCH_JOBS). */
+export const HTTP_BATCH_JOBS = 100;
+/** New jobs each answered request of `route` makes. */
+export const jobsPerRequest = (route: HttpRoute) => (route === "enqueueBatch" ? HTTP_BATCH_JOBS : route === "enqueue" ? 1 : 0);
+/** Each load of a round gets a queue of its own, so every enqueue load starts on an empty queue. */
+export const httpQueueName = (round: number, route: HttpRoute) => `http-${round}-${route}`;
 
 export interface HttpRound {
   target: HttpTarget;
@@ -58,7 +68,7 @@ export interface HttpRound {
   unexpected: number;
   /** Connection errors and timeouts. */
   errors: number;
-  /** For `enqueue`: 201s, and jobs the queue holds afterwards (at least one per 201). */
+  /** For `enqueue` and `enqueueBatch`: 201s, and jobs the queue holds afterwards (at least jobsPerRequest per 201). */
   created: number | null;
   jobsStored: number | null;
   /** CPU time per request (µs, user + system, from /proc) of each process serving the load, and of the load generator. */
