@@ -31,6 +31,12 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   private readonly store: JobStore;
   private readonly config: QueueConfig;
   private readonly views: JobViews;
+  /** The alarm as this instance last set it; undefined: unknown, set it whatever it is. */
+  private alarmAtMs: number | null | undefined = undefined;
+  private alarmWrites = 0;
+  /** Dispatched jobs waiting for the send in flight to finish, and that send. */
+  private unsent: JobMessage[] = [];
+  private sending: Promise<void> | null = null;
 
   constructor(ctx: DurableObjectState, env: AppEnv) {
     super(ctx, env);
@@ -64,10 +70,10 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       threadId: threadIdFor(this.queueName, job.id, now),
     }));
     const outcome = this.store.transaction((): EnqueueBatchResult & { messages?: JobMessage[] } => {
-      const bodies = new Map<string, string>();
+      const bodies = this.store.bodyHashes(jobs.map((job) => job.id));
       const fresh = new Set<string>();
       for (const { job, bodyHash } of prepared) {
-        const known = bodies.get(job.id) ?? this.store.get(job.id)?.body_hash;
+        const known = bodies.get(job.id);
         if (known !== undefined && known !== bodyHash) return conflict(job.id);
         if (known === undefined) fresh.add(job.id);
         bodies.set(job.id, bodyHash);
@@ -82,7 +88,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
         return { ok: false, code: "QUEUE_FULL", message, retryAfterSeconds };
       }
       const toInsert = new Set(fresh);
-      const inserted: JobRow[] = [];
+      const inserted = new Map<string, JobRow>();
       for (const { job, bodyHash, threadId } of prepared) {
         if (!toInsert.delete(job.id)) continue;
         const row: Omit<JobRow, "seq"> = {
@@ -93,23 +99,28 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
           attempt_started_at_ms: null, ended_at_ms: null, next_retry_at_ms: null, lease_until_ms: null,
           expires_at_ms: null, outage_since_ms: null,
         };
-        inserted.push(this.store.insert(row, this.event(row, "queued", now, { priority: row.priority, type: row.type })));
+        inserted.set(job.id, this.store.insert(row, this.event(row, "queued", now, { priority: row.priority, type: row.type })));
       }
       // Positions as the jobs arrived, before any leaves for a free slot. A job created here has
       // only the jobs created after it in this batch behind it in its lane: no rows to count.
-      const newerInLane = new Map(inserted.map((row, i) => [row.id, inserted.slice(i + 1).filter((later) => later.score === row.score).length]));
+      const newerInLane = new Map<string, number>();
+      const laneArrivals = new Map<number, number>();
+      for (const row of [...inserted.values()].reverse()) {
+        newerInLane.set(row.id, laneArrivals.get(row.score) ?? 0);
+        laneArrivals.set(row.score, (laneArrivals.get(row.score) ?? 0) + 1);
+      }
       const data = prepared.map(({ job }) => {
-        const created = newerInLane.has(job.id);
-        const view = this.views.enqueueView(this.store.get(job.id)!, newerInLane.get(job.id));
+        const created = inserted.get(job.id);
         // A job named twice in the batch is created by its first mention only.
-        newerInLane.delete(job.id);
-        return { created, data: view };
+        inserted.delete(job.id);
+        const view = this.views.enqueueView(created ?? this.store.get(job.id)!, created && newerInLane.get(job.id));
+        return { created: created !== undefined, data: view };
       });
-      return { ok: true, data, messages: inserted.length > 0 ? this.dispatchReady(now) : [] };
+      return { ok: true, data, messages: newerInLane.size > 0 ? this.dispatchReady(now) : [] };
     });
     if (outcome.ok) {
       const { messages = [], ...answer } = outcome;
-      await this.afterChange(now, messages);
+      await this.afterChange(messages);
       return answer;
     }
     log({ event: "enqueue_refused", queue: this.queueName, jobIds: jobs.map((job) => job.id).slice(0, 10), jobs: jobs.length, code: outcome.code }, "warn");
@@ -147,7 +158,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       return { ok: true as const, data, messages: heldSlot ? this.dispatchReady(now) : [], stopRun: job.state === "running" ? job : null };
     });
     if (!outcome.ok) return outcome;
-    await this.afterChange(now, outcome.messages);
+    await this.afterChange(outcome.messages);
     if (outcome.stopRun) await this.stopFollower(outcome.stopRun, { code: "JOB_CANCELLED", jobOver: true });
     return { ok: true, data: outcome.data };
   }
@@ -228,9 +239,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       // The run this report names closed the circuit: the jobs held back by the outage go now.
       return { ok: true as const, data: null, messages: circuitWasOpen ? this.dispatchReady(now) : [] };
     });
-    if (!outcome.ok) return outcome;
-    await this.afterChange(now, outcome.messages);
-    return { ok: true, data: null };
+    return this.answer(outcome);
   }
 
   async complete(jobId: string, attempt: number, result: unknown, now = Date.now()): Promise<Result<{ state: JobState }, ReportRefusal>> {
@@ -244,7 +253,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       this.finish(job!, resultJson, now, {}, undefined, this.langGraphAnswered(job!, now));
       return { ok: true as const, data: { state: "completed" as const }, messages: this.dispatchReady(now) };
     });
-    return this.answer(outcome, now);
+    return this.answer(outcome);
   }
 
   /**
@@ -259,7 +268,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       const state = this.failAttempt(job!, failure, now, failure.unreachable ? {} : this.langGraphAnswered(job!, now));
       return { ok: true as const, data: { state }, messages: this.dispatchReady(now) };
     });
-    return this.answer(outcome, now);
+    return this.answer(outcome);
   }
 
   /** The dead-letter consumer: the Queue gave up delivering this attempt. */
@@ -272,7 +281,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       this.store.bump("failed_total", 1);
       return this.dispatchReady(now);
     });
-    if (messages) await this.afterChange(now, messages);
+    if (messages) await this.afterChange(messages);
     return messages !== null;
   }
 
@@ -305,7 +314,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       else this.finish(job, resultJson, now, { reconciled: true }, runMs, answered);
       return this.dispatchReady(now);
     });
-    if (messages) await this.afterChange(now, messages);
+    if (messages) await this.afterChange(messages);
     return messages !== null;
   }
 
@@ -342,7 +351,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       }
       return this.dispatchReady(now);
     });
-    await this.afterChange(now, messages);
+    await this.afterChange(messages);
   }
 
   /** The cron sweep: due timers, jobs past JOB_TIMEOUT_SECONDS, and the alarm re-armed. */
@@ -376,22 +385,16 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
 
   // ─── Internals ─────────────────────────────────────────────────────────────────────────────
 
-  /** The alarm as this instance last set it; undefined: unknown, set it whatever it is. */
-  private alarmAtMs: number | null | undefined = undefined;
-  private alarmWrites = 0;
-  /** Messages waiting for the send in flight to finish, and that send. */
-  private unsent: JobMessage[] = [];
-  private sending: Promise<void> | null = null;
-
   /** What every change does once its transaction has committed: re-arm the alarm, send the dispatched jobs. */
-  private async afterChange(now: number, messages: JobMessage[]): Promise<void> {
+  private async afterChange(messages: JobMessage[]): Promise<void> {
     this.scheduleAlarm();
     if (messages.length > 0) await this.send(messages);
   }
 
-  private async answer<T>(outcome: Result<T, ReportRefusal> & { messages?: JobMessage[] }, now: number): Promise<Result<T, ReportRefusal>> {
+  /** A report's answer, once what it changed is done. */
+  private async answer<T>(outcome: Result<T, ReportRefusal> & { messages?: JobMessage[] }): Promise<Result<T, ReportRefusal>> {
     if (!outcome.ok) return outcome;
-    await this.afterChange(now, outcome.messages ?? []);
+    await this.afterChange(outcome.messages ?? []);
     return { ok: true, data: outcome.data };
   }
 
