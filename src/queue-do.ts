@@ -37,6 +37,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   /** Dispatched jobs waiting for the send in flight to finish, and that send. */
   private unsent: JobMessage[] = [];
   private sending: Promise<void> | null = null;
+  private readonly sendTimeoutMs = SEND_TIMEOUT_MS;
 
   constructor(ctx: DurableObjectState, env: AppEnv) {
     super(ctx, env);
@@ -433,15 +434,24 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     await this.sending;
   }
 
-  /** Sends in batches of at most 100 messages, the Queues limit for one sendBatch. */
+  /**
+   * Sends in batches of at most 100 messages, the Queues limit for one sendBatch. A send that does
+   * not settle within SEND_TIMEOUT_MS is given up on (its jobs come back through their dispatch leases), so that it cannot hold up the sends behind it.
+   */
   private async sendNow(messages: JobMessage[]): Promise<void> {
     for (let start = 0; start < messages.length; start += 100) {
       const batch = messages.slice(start, start + 100);
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await this.env.JOB_QUEUE.sendBatch(batch.map((body) => ({ body })));
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer from the Queue within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
+        });
+        await Promise.race([this.env.JOB_QUEUE.sendBatch(batch.map((body) => ({ body }))), timeout]);
       } catch (error) {
         // The dispatch leases expire and the alarm puts these jobs back in the queue.
         log({ event: "dispatch_send_failed", queue: this.queueName, jobs: batch.length, error: String(error) }, "error");
+      } finally {
+        clearTimeout(timer);
       }
     }
   }
@@ -568,6 +578,9 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     else void this.ctx.storage.setAlarm(next);
   }
 }
+
+/** How long a Queue send may take before its jobs are left to their dispatch leases. */
+const SEND_TIMEOUT_MS = 10_000;
 
 function resultTooLarge(resultJson: string): string | null {
   const bytes = new TextEncoder().encode(resultJson).byteLength;

@@ -17,7 +17,7 @@
  * - there is no index over every job by state: each state has its own small partial index.
  * Times are epoch ms, named `*_ms`.
  */
-import type { JobState, JobType, Priority } from "../jobs";
+import { isTerminal, type JobState, type JobType, type Priority } from "../jobs";
 import { CLOSED, type Circuit } from "./circuit";
 import { BLOCK_SIZE, blockOf, ReadyPositions } from "./positions";
 
@@ -70,6 +70,13 @@ const UPDATABLE = new Set<keyof Mutable>([
 ]);
 
 const SCHEMA_VERSION = 5;
+
+/**
+ * A history grows no further past this many bytes, but for the event that ends the job: with a
+ * result (1 MiB at most) and a payload (64 KiB) it stays well under a row's 2 MB. Every event is
+ * in the log all the same.
+ */
+export const MAX_HISTORY_BYTES = 256 * 1024;
 
 /** Exported for the migration test, which builds an older schema to upgrade. */
 export const MIGRATIONS: Record<number, string> = {
@@ -225,10 +232,12 @@ const BY_STATE: Record<JobState, string> = {
 export class JobStore {
   /** SQLite rows read and written since this object was made: what the benchmarks report. */
   readonly io = { rowsRead: 0, rowsWritten: 0 };
-  private counts = new Map<string, number>();
+  /** Read from the meta row when first needed (after the schema exists), then kept here. */
+  private counts: Map<string, number> | null = null;
   private countsChanged = false;
   private cachedCircuit: Circuit | null = null;
   private positions: ReadyPositions | null = null;
+  private inTransaction = false;
 
   constructor(private readonly storage: DurableObjectStorage) {}
 
@@ -250,12 +259,15 @@ export class JobStore {
 
   /** Creates or upgrades the schema; the version lives in a meta row (DO SQLite has no user_version). */
   migrate(): void {
-    this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-    const row = this.query<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")[0];
-    for (let version = Number(row?.value ?? 0) + 1; version <= SCHEMA_VERSION; version++) {
-      this.sql.exec(MIGRATIONS[version]!);
-      this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", String(version));
-    }
+    // All or nothing: a step that fails leaves the schema (and its version) as it was.
+    this.storage.transactionSync(() => {
+      this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+      const row = this.query<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")[0];
+      for (let version = Number(row?.value ?? 0) + 1; version <= SCHEMA_VERSION; version++) {
+        this.sql.exec(MIGRATIONS[version]!);
+        this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", String(version));
+      }
+    });
     this.forgetCaches();
   }
 
@@ -264,11 +276,14 @@ export class JobStore {
    * If it throws, SQLite rolls back, and so do the caches: they are read again when next needed.
    */
   transaction<T>(change: () => T): T {
+    // A nested one that failed would reload the counters without the outer one's changes.
+    if (this.inTransaction) throw new Error("store transactions do not nest");
+    this.inTransaction = true;
     try {
       return this.storage.transactionSync(() => {
         const result = change();
         if (this.countsChanged) {
-          this.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('counters', ?)", JSON.stringify(Object.fromEntries(this.counts)));
+          this.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('counters', ?)", JSON.stringify(Object.fromEntries(this.counterValues())));
           this.countsChanged = false;
         }
         return result;
@@ -276,15 +291,24 @@ export class JobStore {
     } catch (error) {
       this.forgetCaches();
       throw error;
+    } finally {
+      this.inTransaction = false;
     }
   }
 
   private forgetCaches(): void {
-    const row = this.query<{ value: string }>("SELECT value FROM meta WHERE key = 'counters'")[0];
-    this.counts = new Map(Object.entries(row ? (JSON.parse(row.value) as Record<string, number>) : {}));
+    this.counts = null;
     this.countsChanged = false;
     this.cachedCircuit = null;
     this.positions = null;
+  }
+
+  private counterValues(): Map<string, number> {
+    if (!this.counts) {
+      const row = this.query<{ value: string }>("SELECT value FROM meta WHERE key = 'counters'")[0];
+      this.counts = new Map(Object.entries(row ? (JSON.parse(row.value) as Record<string, number>) : {}));
+    }
+    return this.counts;
   }
 
   get(id: string): JobRow | null {
@@ -319,7 +343,11 @@ export class JobStore {
   update(job: JobRow, update: JobUpdate, ...events: JobEvent[]): JobRow {
     const entries = Object.entries(update).filter(([column]) => UPDATABLE.has(column as keyof Mutable));
     const sets = entries.map(([column]) => `${column} = ?`);
-    if (events.length > 0) sets.push(`history = json_insert(history, ${events.map(() => "'$[#]', json(?)").join(", ")})`);
+    if (events.length > 0) {
+      const append = `json_insert(history, ${events.map(() => "'$[#]', json(?)").join(", ")})`;
+      const ends = update.state !== undefined && isTerminal(update.state);
+      sets.push(ends ? `history = ${append}` : `history = CASE WHEN length(history) < ${MAX_HISTORY_BYTES} THEN ${append} ELSE history END`);
+    }
     if (sets.length === 0) return job;
     this.run(
       `UPDATE jobs SET ${sets.join(", ")} WHERE seq = ?`,
@@ -474,13 +502,13 @@ export class JobStore {
   }
 
   private counter(name: string): number {
-    return this.counts.get(name) ?? 0;
+    return this.counterValues().get(name) ?? 0;
   }
 
   /** Adds `delta` to a counter and returns its new value; written when the transaction ends. */
   bump(name: string, delta: number): number {
     const value = this.counter(name) + delta;
-    this.counts.set(name, value);
+    this.counterValues().set(name, value);
     this.countsChanged = true;
     return value;
   }

@@ -13,15 +13,23 @@ import { claimed, freshCoordinator, job, statusOf } from "../support/jobs";
 
 type Stub = DurableObjectStub<QueueCoordinator>;
 
-/** Replaces the object's Queue binding (and, if given, its limits) until `restore` is called. */
-async function withQueue(queue: Stub, sendBatch: (messages: MessageSendRequest[]) => Promise<unknown>, config: Partial<QueueConfig> = {}) {
+/** Replaces the object's Queue binding (and, if given, its limits and send timeout) until `restore` is called. */
+async function withQueue(queue: Stub, sendBatch: (messages: MessageSendRequest[]) => Promise<unknown>, config: Partial<QueueConfig> = {}, sendTimeoutMs?: number) {
   await runInDurableObject(queue, (instance) => {
-    const inner = instance as unknown as { env: Env; config: QueueConfig; realEnv?: Env; realConfig?: QueueConfig };
+    const inner = instance as unknown as { env: Env; config: QueueConfig; sendTimeoutMs: number; realEnv?: Env; realConfig?: QueueConfig };
     inner.realEnv ??= inner.env;
     inner.realConfig ??= inner.config;
     inner.env = { ...inner.realEnv, JOB_QUEUE: { ...inner.realEnv.JOB_QUEUE, sendBatch } as unknown as Queue };
     inner.config = { ...inner.realConfig, ...config };
+    if (sendTimeoutMs !== undefined) inner.sendTimeoutMs = sendTimeoutMs;
   });
+}
+
+/** A promise and the function that settles it. */
+function deferred() {
+  let release!: () => void;
+  const promise = new Promise<void>((resolve) => (release = resolve));
+  return { promise, release };
 }
 
 describe("the Queue refusing a send", () => {
@@ -52,6 +60,47 @@ describe("the Queue refusing a send", () => {
     await withQueue(queue, async (messages) => void batches.push(messages.length), { concurrency: 250, capacity: 300 });
     await queue.runTimers(now);
     expect(batches).toEqual([100, 100, 50]);
+  });
+
+  it("sends the jobs dispatched while a send is in flight together, in the next send", async () => {
+    const queue = freshCoordinator();
+    const batches: string[][] = [];
+    const firstSend = deferred();
+    await withQueue(queue, async (messages) => {
+      batches.push(messages.map((message) => (message.body as { jobId: string }).jobId));
+      if (batches.length === 1) await firstSend.promise;
+    }, { concurrency: 5 });
+    // The first enqueue's send hangs; the two after it commit their dispatches meanwhile.
+    const answers = [queue.enqueue(job("first")), queue.enqueue(job("second")), queue.enqueue(job("third"))];
+    await expect.poll(async () => (await queue.stats()).queuedJobs).toBe(3);
+    expect(batches).toEqual([["first"]]);
+    firstSend.release();
+    expect((await Promise.all(answers)).every((answer) => answer.ok)).toBe(true);
+    expect(batches).toEqual([["first"], ["second", "third"]]);
+  });
+
+  it("gives up on a send that never settles, so that the sends behind it go, and its job comes back through its lease", async () => {
+    const queue = freshCoordinator();
+    const sent: string[] = [];
+    let hung = false;
+    await withQueue(queue, async (messages) => {
+      const ids = messages.map((message) => (message.body as { jobId: string }).jobId);
+      if (ids.includes("stuck") && !hung) {
+        hung = true;
+        return new Promise(() => {});
+      }
+      sent.push(...ids);
+    }, { concurrency: 5 }, 200);
+    const now = Date.now();
+    const stuck = queue.enqueue(job("stuck"), now);
+    const next = queue.enqueue(job("next"), now);
+    expect((await Promise.all([stuck, next])).every((answer) => answer.ok)).toBe(true);
+    expect(sent).toEqual(["next"]);
+    // Its dispatch lease runs out and it goes again, as attempt 2, without spending a retry.
+    await queue.runTimers(now + DISPATCH_LEASE_MS);
+    expect(sent).toContain("stuck");
+    expect(await statusOf(queue, "stuck")).toMatchObject({ status: "queued", queuePosition: 0, retryCount: 0 });
+    expect(await queue.claim("stuck", 2, now + DISPATCH_LEASE_MS)).toMatchObject({ ok: true });
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { MAX_HISTORY_BYTES } from "../../src/coordinator/job-store";
 import { DISPATCH_LEASE_MS, LEASE_MS } from "../../src/queue-do";
 import { freshCoordinator, job, statusOf } from "../support/jobs";
 
@@ -214,6 +215,26 @@ describe("retention", () => {
     expect(await queue.stats()).toMatchObject({ totalJobs: 0, completedJobs: 0, successRate: 1 });
     // Nothing is left to wait for, so no alarm stays set.
     expect(await runInDurableObject(queue, (_, state) => state.storage.getAlarm())).toBeNull();
+  });
+});
+
+describe("history", () => {
+  it("stops growing past its cap, but still records the end of the job", async () => {
+    const { queue, now } = await running("chatty");
+    // A graph that keeps changing step: each change is a progress event of about 100 bytes.
+    const step = "a-step-name-long-enough-to-fill-the-history-quickly-".repeat(4);
+    for (let i = 0; i < Math.ceil(MAX_HISTORY_BYTES / 200) + 50; i++) {
+      await queue.report("chatty", 1, { currentStep: `${step}${i}` }, now);
+    }
+    await queue.complete("chatty", 1, { done: true }, now);
+    const history = await queue.history("chatty");
+    const events = history.ok ? history.data.events : [];
+    // Stored: at most the cap, plus the event that crossed it and the one that ended the job.
+    const stored = await runInDurableObject(queue, (_, state) => state.storage.sql.exec("SELECT length(history) AS n FROM jobs WHERE id = 'chatty'").one().n);
+    expect(stored).toBeLessThan(MAX_HISTORY_BYTES + 1000);
+    expect(events.filter((e) => e.event === "progress").length).toBeLessThan(Math.ceil(MAX_HISTORY_BYTES / 200) + 50);
+    expect(events.at(-1)).toMatchObject({ event: "completed" });
+    expect(await statusOf(queue, "chatty")).toMatchObject({ status: "completed", result: { done: true } });
   });
 });
 
