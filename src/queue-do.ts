@@ -436,7 +436,8 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
 
   /**
    * Sends in batches of at most 100 messages, the Queues limit for one sendBatch. A send that does
-   * not settle within SEND_TIMEOUT_MS is given up on (its jobs come back through their dispatch leases), so that it cannot hold up the sends behind it.
+   * not settle within SEND_TIMEOUT_MS is given up on, so that it cannot hold up the sends behind
+   * it; its jobs come back through their dispatch leases.
    */
   private async sendNow(messages: JobMessage[]): Promise<void> {
     for (let start = 0; start < messages.length; start += 100) {

@@ -315,7 +315,10 @@ export class JobStore {
     return this.query<JobRow>(`SELECT ${JOB} FROM jobs WHERE id = ?`, id)[0] ?? null;
   }
 
-  /** Of the jobs named that exist, the hash of each one's type and payload: what tells a repeated enqueue from a conflict. One statement for a whole batch. */
+  /**
+   * The hash of type and payload of each named job that exists, which tells a repeated enqueue
+   * from a conflict: one statement for a whole batch.
+   */
   bodyHashes(ids: string[]): Map<string, string> {
     const rows = this.query<{ id: string; body_hash: string }>(
       "SELECT id, body_hash FROM jobs WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids),
