@@ -1,31 +1,49 @@
 /**
  * The Cloudflare Queues consumers. A job message names {queueName, jobId, attempt}; the consumer
- * claims that attempt from the coordinator, starts (or resumes) its LangGraph run, hands the run
- * to the job's RunFollower and returns: an invocation lasts a few calls, never a run, so the
- * Queue delivers the next jobs at once. It never writes job state itself.
+ * claims the attempts of a delivery from their coordinator (one request per queue), starts (or
+ * resumes) each LangGraph run, hands it to the job's RunFollower and returns: an invocation lasts
+ * a few calls, never a run, so the Queue delivers the next jobs at once. It never writes job
+ * state itself.
  */
 import type { AppEnv } from "./config";
 import { errorMessage, langGraphClient, type StartOutcome } from "./langgraph";
 import type { JsonObject } from "./jobs";
 import { log } from "./log";
-import { coordinatorFor, jobIsOver, type JobMessage, type ReportRefusal, type Result } from "./queue-do";
+import { coordinatorFor, jobIsOver, type ClaimedJob, type JobMessage, type ReportRefusal, type Result } from "./queue-do";
 import { withRetries, type FollowTask } from "./run-follower";
 
 export const isDeadLetterQueue = (queue: string): boolean => queue.endsWith("-dlq");
 
 export async function consumeJobs(batch: MessageBatch<JobMessage>, env: AppEnv): Promise<void> {
+  const byQueue = Map.groupBy(batch.messages, (message) => message.body.queueName);
   await Promise.all(
-    batch.messages.map(async (message) => {
+    [...byQueue].map(async ([queueName, messages]) => {
+      // One request claims the whole delivery: a job costs the coordinator one request fewer.
+      let claims: Result<ClaimedJob, ReportRefusal>[];
       try {
-        await runJobMessage(message.body, env);
-        message.ack();
+        claims = await coordinatorFor(env, queueName).claimBatch(messages.map(({ body }) => ({ jobId: body.jobId, attempt: body.attempt })));
       } catch (error) {
-        // Only reached when the coordinator or the follower could not be reached: let the Queue redeliver.
-        log({ event: "consumer_error", ...message.body, deliveries: message.attempts, error: errorMessage(error) }, "error");
-        message.retry({ delaySeconds: Math.min(60, 2 ** message.attempts) });
+        for (const message of messages) redeliverLater(message, error);
+        return;
       }
+      await Promise.all(
+        messages.map(async (message, i) => {
+          try {
+            await startClaimed(message.body, claims[i]!, env);
+            message.ack();
+          } catch (error) {
+            redeliverLater(message, error);
+          }
+        }),
+      );
     }),
   );
+}
+
+/** Only reached when the coordinator or the follower could not be reached: let the Queue redeliver. */
+function redeliverLater(message: Message<JobMessage>, error: unknown): void {
+  log({ event: "consumer_error", ...message.body, deliveries: message.attempts, error: errorMessage(error) }, "error");
+  message.retry({ delaySeconds: Math.min(60, 2 ** message.attempts) });
 }
 
 /** Deliveries the Queue gave up on after max_retries: the job fails with a clear error. */
@@ -40,8 +58,12 @@ export async function consumeDeadLetters(batch: MessageBatch<JobMessage>, env: A
 
 /** Claims the attempt, starts its run and hands it to the job's follower. */
 export async function runJobMessage(message: JobMessage, env: AppEnv): Promise<void> {
+  await startClaimed(message, await coordinatorFor(env, message.queueName).claim(message.jobId, message.attempt), env);
+}
+
+/** Starts the run of an attempt this consumer claimed (or says why not) and hands it to the job's follower. */
+async function startClaimed(message: JobMessage, claim: Result<ClaimedJob, ReportRefusal>, env: AppEnv): Promise<void> {
   const coordinator = coordinatorFor(env, message.queueName);
-  const claim = await coordinator.claim(message.jobId, message.attempt);
   if (!claim.ok) {
     log({ event: "delivery_ignored", queue: message.queueName, jobId: message.jobId, attempt: message.attempt, reason: claim.code });
     return;

@@ -191,24 +191,34 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
 
   /** A consumer takes on an attempt it was sent. Only the first delivery of the current attempt wins. */
   claim(jobId: string, attempt: number, now = Date.now()): Result<ClaimedJob, ReportRefusal> {
-    const outcome = this.store.transaction(() => {
-      const job = this.store.get(jobId);
-      const refusal = this.refuseReport(job, jobId, attempt, "dispatched");
-      if (refusal) return refusal;
-      const claimed = this.store.update(job!, {
-        state: "running", started_at_ms: job!.started_at_ms ?? now, attempt_started_at_ms: now, lease_until_ms: now + LEASE_MS,
-      }, this.event(job!, "started", now, { retryCount: job!.retry_count }));
-      return {
-        ok: true as const,
-        data: {
-          jobId, queueName: this.queueName, type: claimed.type, payloadJson: claimed.payload, attempt,
-          retryCount: claimed.retry_count, threadId: claimed.thread_id!, firstRun: job!.started_at_ms === null,
-          afterOutage: claimed.outage_since_ms !== null,
-        },
-      };
-    });
-    if (outcome.ok) this.scheduleAlarm();
-    return outcome;
+    return this.claimBatch([{ jobId, attempt }], now)[0]!;
+  }
+
+  /**
+   * The claims of one Queue delivery of several messages, in one transaction and one request:
+   * an answer for each, in order, as `claim` would give it.
+   */
+  claimBatch(attempts: { jobId: string; attempt: number }[], now = Date.now()): Result<ClaimedJob, ReportRefusal>[] {
+    const outcomes = this.store.transaction(() => attempts.map(({ jobId, attempt }) => this.claimInTransaction(jobId, attempt, now)));
+    if (outcomes.some((outcome) => outcome.ok)) this.scheduleAlarm();
+    return outcomes;
+  }
+
+  private claimInTransaction(jobId: string, attempt: number, now: number): Result<ClaimedJob, ReportRefusal> {
+    const job = this.store.get(jobId);
+    const refusal = this.refuseReport(job, jobId, attempt, "dispatched");
+    if (refusal) return refusal;
+    const claimed = this.store.update(job!, {
+      state: "running", started_at_ms: job!.started_at_ms ?? now, attempt_started_at_ms: now, lease_until_ms: now + LEASE_MS,
+    }, this.event(job!, "started", now, { retryCount: job!.retry_count }));
+    return {
+      ok: true,
+      data: {
+        jobId, queueName: this.queueName, type: claimed.type, payloadJson: claimed.payload, attempt,
+        retryCount: claimed.retry_count, threadId: claimed.thread_id!, firstRun: job!.started_at_ms === null,
+        afterOutage: claimed.outage_since_ms !== null,
+      },
+    };
   }
 
   /** Progress, LangGraph ids, or a bare heartbeat: each renews the lease. */

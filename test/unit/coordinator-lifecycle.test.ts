@@ -28,6 +28,24 @@ describe("claims", () => {
     expect(await queue.claim("dup", 1)).toMatchObject({ ok: false, code: "DUPLICATE_DELIVERY" });
   });
 
+  it("claims a whole delivery in one call, answering each message as a claim of its own would", async () => {
+    const queue = freshCoordinator();
+    const now = Date.now();
+    await queue.enqueue(job("first"), now);
+    await queue.enqueue(job("second"), now);
+    const answers = await queue.claimBatch([
+      { jobId: "first", attempt: 1 }, { jobId: "first", attempt: 1 }, { jobId: "second", attempt: 2 }, { jobId: "nope", attempt: 1 }, { jobId: "second", attempt: 1 },
+    ], now);
+    expect(answers.map((answer) => (answer.ok ? answer.data.jobId : answer.code))).toEqual(["first", "DUPLICATE_DELIVERY", "STALE_ATTEMPT", "JOB_NOT_FOUND", "second"]);
+    for (const id of ["first", "second"]) {
+      const history = await queue.history(id);
+      expect(history.ok && history.data.events.filter((e) => e.event === "started")).toHaveLength(1);
+      expect(await statusOf(queue, id)).toMatchObject({ status: "running" });
+    }
+    // The earliest lease is the alarm.
+    expect(await runInDurableObject(queue, (_, state) => state.storage.getAlarm())).toBe(now + LEASE_MS);
+  });
+
   it("refuses deliveries and reports for an attempt that is not current", async () => {
     const { queue } = await running("stale");
     expect(await queue.claim("stale", 2)).toMatchObject({ ok: false, code: "STALE_ATTEMPT" });
