@@ -3,8 +3,6 @@
  * completion estimates. Plain functions that take `now`, so they are unit-tested without a
  * runtime; the coordinator (queue-do.ts) wires them to storage.
  */
-import { Buffer } from "node:buffer";
-import { createHash } from "node:crypto";
 
 export const JOB_TYPES = ["research_workflow", "content_generation", "batch_processing", "data_sync"] as const;
 export type JobType = (typeof JOB_TYPES)[number];
@@ -92,17 +90,4 @@ export function canonicalJson(value: unknown): string {
 
 export const toIso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-/**
- * The LangGraph thread of one job: a UUID (v5, as LangGraph requires UUIDs) derived from the
- * queue, the job id and when it was enqueued. Every attempt and delivery of the job shares it;
- * an id reused after the old record expired gets a thread of its own, not the old checkpoint.
- */
-export function threadIdFor(queueName: string, jobId: string, enqueuedAtMs: number): string {
-  const namespace = Buffer.from("6f1c1b5e2d3a4c599e0b7a6d8c4f2e10", "hex"); // queue-worker's own UUID namespace
-  const hash = createHash("sha1").update(namespace).update(`${queueName}\u0000${jobId}\u0000${enqueuedAtMs}`).digest().subarray(0, 16);
-  hash[6] = (hash[6]! & 0x0f) | 0x50;
-  hash[8] = (hash[8]! & 0x3f) | 0x80;
-  const hex = hash.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
 

@@ -9,10 +9,9 @@
  * alarm serves every timer.
  */
 import { DurableObject } from "cloudflare:workers";
-import { createHash } from "node:crypto";
 import { queueConfig, type AppEnv, type QueueConfig } from "./config";
 import { answered, answeredSince, dispatchable, probeDue, tripped, type Circuit } from "./coordinator/circuit";
-import { dispatchRank, JobStore, type JobEvent, type JobRow, type JobUpdate } from "./coordinator/job-store";
+import { dispatchRank, JobStore, type JobBody, type JobEvent, type JobRow, type JobUpdate } from "./coordinator/job-store";
 import {
   DISPATCH_LEASE_MS, LEASE_MS, MAX_RESULT_BYTES, RECENTLY_STOPPED_MS, type AttemptFailure, type ClaimedJob,
   type EnqueueBatchResult, type EnqueueResult, type Failure, type JobMessage, type ProgressReport, type ReportRefusal, type Result, type RunToCheck,
@@ -20,7 +19,7 @@ import {
 import { circuitView, JobViews } from "./coordinator/views";
 import type { JobInput, ListRequest } from "./http/api-schema";
 import {
-  backoffDelayMs, canonicalJson, isTerminal, PRIORITY_SCORES, publicStatus, threadIdFor, toIso, type JobState, type JobStatus, type JsonValue,
+  backoffDelayMs, canonicalJson, isTerminal, PRIORITY_SCORES, publicStatus, toIso, type JobState, type JobStatus, type JsonValue,
 } from "./jobs";
 import type { StopReason } from "./langgraph";
 import { log } from "./log";
@@ -65,19 +64,15 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
    * answered as it stands (`created: false`).
    */
   async enqueueBatch(jobs: (JobInput & { id: string })[], now = Date.now()): Promise<EnqueueBatchResult> {
-    const prepared = jobs.map((job) => ({
-      job,
-      bodyHash: sha256(canonicalJson({ type: job.type, payload: job.payload })),
-      threadId: threadIdFor(this.queueName, job.id, now),
-    }));
     const outcome = this.store.transaction((): EnqueueBatchResult & { messages?: JobMessage[] } => {
-      const bodies = this.store.bodyHashes(jobs.map((job) => job.id));
+      // Bodies are compared only where an id is taken: a new job costs no hashing at all.
+      const bodies = this.store.bodies(jobs.map((job) => job.id));
       const fresh = new Set<string>();
-      for (const { job, bodyHash } of prepared) {
+      for (const job of jobs) {
         const known = bodies.get(job.id);
-        if (known !== undefined && known !== bodyHash) return conflict(job.id);
         if (known === undefined) fresh.add(job.id);
-        bodies.set(job.id, bodyHash);
+        else if (!sameBody(known, job)) return conflict(job.id);
+        bodies.set(job.id, { type: job.type, payload: job.payload });
       }
       const counters = this.store.counters();
       const active = counters.queued + counters.delayed + counters.dispatched + counters.running;
@@ -90,13 +85,15 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       }
       const toInsert = new Set(fresh);
       const inserted = new Map<string, JobRow>();
-      for (const { job, bodyHash, threadId } of prepared) {
+      for (const job of jobs) {
         if (!toInsert.delete(job.id)) continue;
         const row: Omit<JobRow, "seq"> = {
-          id: job.id, type: job.type, payload: JSON.stringify(job.payload), body_hash: bodyHash,
+          id: job.id, type: job.type, payload: JSON.stringify(job.payload),
           priority: job.priority, score: PRIORITY_SCORES[job.priority], state: "queued", attempt: 0,
           retry_count: 0, max_retries: job.maxRetries, progress: 0, current_step: null,
-          thread_id: threadId, run_id: null, result: null, error: null, enqueued_at_ms: now, started_at_ms: null,
+          // The job's LangGraph thread, shared by all its attempts. A fresh UUID: an id enqueued
+          // again after its record expired starts a thread of its own, not the old checkpoint.
+          thread_id: crypto.randomUUID(), run_id: null, result: null, error: null, enqueued_at_ms: now, started_at_ms: null,
           attempt_started_at_ms: null, ended_at_ms: null, next_retry_at_ms: null, lease_until_ms: null,
           expires_at_ms: null, outage_since_ms: null,
         };
@@ -110,7 +107,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
         newerInLane.set(row.id, laneArrivals.get(row.score) ?? 0);
         laneArrivals.set(row.score, (laneArrivals.get(row.score) ?? 0) + 1);
       }
-      const data = prepared.map(({ job }) => {
+      const data = jobs.map((job) => {
         const created = inserted.get(job.id);
         // A job named twice in the batch is created by its first mention only.
         inserted.delete(job.id);
@@ -607,7 +604,9 @@ const conflict = (jobId: string): Failure<"JOB_ID_CONFLICT"> => ({
 });
 
 /** Synchronous (node:crypto), so an enqueue never yields before its transaction. */
-const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
+/** Whether a job already stored has the body (type and payload, key order aside) of `job`. */
+const sameBody = (stored: JobBody, job: JobBody): boolean =>
+  canonicalJson({ type: stored.type, payload: stored.payload }) === canonicalJson({ type: job.type, payload: job.payload });
 
 export const coordinatorFor = (env: AppEnv, queueName: string): DurableObjectStub<QueueCoordinator> =>
   env.QUEUE_COORDINATOR.getByName(queueName) as DurableObjectStub<QueueCoordinator>;

@@ -26,7 +26,6 @@ export type JobRow = {
   seq: number;
   type: JobType;
   payload: string;
-  body_hash: string;
   priority: Priority;
   score: number;
   state: JobState;
@@ -59,7 +58,13 @@ export type JobEvent = {
   detail: Record<string, unknown>;
 };
 
-type Mutable = Omit<JobRow, "id" | "seq" | "type" | "payload" | "body_hash" | "priority" | "score" | "enqueued_at_ms" | "max_retries">;
+/** What a job is asked to do: two enqueues of one id must agree on it. */
+export interface JobBody {
+  type: string;
+  payload: unknown;
+}
+
+type Mutable = Omit<JobRow, "id" | "seq" | "type" | "payload" | "priority" | "score" | "enqueued_at_ms" | "max_retries">;
 export type JobUpdate = Partial<Mutable>;
 
 /** Column names an update may set: fixed here, never taken from input. */
@@ -69,7 +74,7 @@ const UPDATABLE = new Set<keyof Mutable>([
   "lease_until_ms", "expires_at_ms", "outage_since_ms",
 ]);
 
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 
 /**
  * A history grows no further past this many bytes, but for the event that ends the job: with a
@@ -192,6 +197,10 @@ export const MIGRATIONS: Record<number, string> = {
     INSERT OR REPLACE INTO meta (key, value) SELECT 'counters', json_group_object(name, value) FROM counters;
     DROP TABLE counters;
   `,
+  // A repeated enqueue compares the stored body itself, so a new job is not hashed (issue #8).
+  6: `
+    ALTER TABLE jobs DROP COLUMN body_hash;
+  `,
 };
 
 export interface Counters {
@@ -211,7 +220,7 @@ export interface Counters {
 const STATE_COUNTER = (state: JobState) => `state:${state}`;
 
 /** Every column but the history, which only `events` reads. */
-const JOB = "id, seq, type, payload, body_hash, priority, score, state, attempt, retry_count, max_retries, progress, current_step, thread_id, run_id, result, error, enqueued_at_ms, started_at_ms, attempt_started_at_ms, ended_at_ms, next_retry_at_ms, lease_until_ms, expires_at_ms, outage_since_ms";
+const JOB = "id, seq, type, payload, priority, score, state, attempt, retry_count, max_retries, progress, current_step, thread_id, run_id, result, error, enqueued_at_ms, started_at_ms, attempt_started_at_ms, ended_at_ms, next_retry_at_ms, lease_until_ms, expires_at_ms, outage_since_ms";
 
 /** Where a queued job stands in `listQueued`'s order: a dispatched job ahead of every score. */
 const DISPATCHED_RANK = 1000;
@@ -316,14 +325,14 @@ export class JobStore {
   }
 
   /**
-   * The hash of type and payload of each named job that exists, which tells a repeated enqueue
-   * from a conflict: one statement for a whole batch.
+   * The type and payload of each named job that exists, which tell a repeated enqueue from a
+   * conflict: one statement for a whole batch.
    */
-  bodyHashes(ids: string[]): Map<string, string> {
-    const rows = this.query<{ id: string; body_hash: string }>(
-      "SELECT id, body_hash FROM jobs WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids),
+  bodies(ids: string[]): Map<string, JobBody> {
+    const rows = this.query<{ id: string; type: string; payload: string }>(
+      "SELECT id, type, payload FROM jobs WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids),
     );
-    return new Map(rows.map((row) => [row.id, row.body_hash]));
+    return new Map(rows.map((row) => [row.id, { type: row.type, payload: JSON.parse(row.payload) as unknown }]));
   }
 
   /** Adds a job with the first event of its history. */

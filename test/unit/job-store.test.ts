@@ -1,7 +1,7 @@
 /**
  * The store on its own, on a coordinator's real SQLite storage: positions counted by blocks of
  * seqs against a plain count of the jobs ahead, across many blocks; and the upgrade of a queue
- * written by the schema before this one (v4: history and counters in tables of their own).
+ * written by an older schema (v4: history and counters in tables of their own, a hash of each body).
  */
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import fc from "fast-check";
@@ -14,7 +14,7 @@ const SCORES = [100, 50, 10] as const;
 
 function newJob(id: string, score: number, now: number): Omit<JobRow, "seq"> {
   return {
-    id, type: "data_sync", payload: "{}", body_hash: id, priority: score === 100 ? "high" : score === 50 ? "medium" : "low", score,
+    id, type: "data_sync", payload: "{}", priority: score === 100 ? "high" : score === 50 ? "medium" : "low", score,
     state: "queued", attempt: 0, retry_count: 0, max_retries: 3, progress: 0, current_step: null, thread_id: null, run_id: null,
     result: null, error: null, enqueued_at_ms: now, started_at_ms: null, attempt_started_at_ms: null, ended_at_ms: null,
     next_retry_at_ms: null, lease_until_ms: null, expires_at_ms: null, outage_since_ms: null,
@@ -82,7 +82,7 @@ describe("queue positions", () => {
 });
 
 describe("schema upgrade from v4", () => {
-  it("moves each job's history into its row and the counters into one meta row, losing nothing", async () => {
+  it("moves each job's history into its row and the counters into one meta row, drops the body hash, losing nothing", async () => {
     const queue = freshCoordinator();
     await runInDurableObject(queue, (_, state) => {
       const sql = state.storage.sql;
@@ -93,7 +93,7 @@ describe("schema upgrade from v4", () => {
       for (const version of [1, 2, 3, 4]) sql.exec(MIGRATIONS[version]!);
       sql.exec("INSERT INTO meta (key, value) VALUES ('schema_version', '4')");
       sql.exec(`INSERT INTO jobs (id, seq, type, payload, body_hash, priority, score, state, attempt, max_retries, enqueued_at_ms, ended_at_ms, expires_at_ms, result)
-                VALUES ('done', 1, 'data_sync', '{"a":1}', 'h1', 'medium', 50, 'completed', 1, 3, 1000, 3000, 99999999999999, '{"ok":true}'),
+                VALUES ('done', 1, 'data_sync', '{"a":1}', 'h1', 'medium', 50, 'completed', 1, 3, 1000, 3000, 4102444800000, '{"ok":true}'),
                        ('waiting', 2, 'data_sync', '{"b":2}', 'h2', 'high', 100, 'queued', 0, 3, 2000, NULL, NULL, NULL)`);
       sql.exec(`INSERT INTO job_events (job_id, at_ms, event, attempt, detail) VALUES
                 ('done', 1000, 'queued', 0, '{"priority":"medium"}'), ('waiting', 2000, 'queued', 0, NULL),
@@ -112,12 +112,18 @@ describe("schema upgrade from v4", () => {
     expect(await queue.history("waiting")).toMatchObject({ ok: true, data: { events: [{ event: "queued", detail: {} }] } });
     expect(await queue.status("done")).toMatchObject({ ok: true, data: { status: "completed", result: { ok: true } } });
     expect(await queue.stats()).toMatchObject({ totalJobs: 2, completedJobs: 1, averageProcessTime: 2, successRate: 1 });
+    // The body hash is gone (v6): a repeated enqueue is told from a conflict by the stored body.
+    const waiting = { id: "waiting", type: "data_sync", priority: "high", maxRetries: 3 } as const;
+    expect(await queue.enqueue({ ...waiting, payload: { b: 2 } })).toMatchObject({ ok: true, created: false });
+    expect(await queue.enqueue({ ...waiting, payload: { b: 3 } })).toMatchObject({ ok: false, code: "JOB_ID_CONFLICT" });
     // The next job continues the old sequence.
     const next = await queue.enqueue({ id: "next", type: "data_sync", payload: {}, priority: "low", maxRetries: 0 });
     expect(next).toMatchObject({ ok: true, created: true });
     await runInDurableObject(queue, (_, state) => {
       const tables = state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('job_events', 'counters')").toArray();
       expect(tables).toEqual([]);
+      const columns = state.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('jobs')").toArray().map((c) => c.name);
+      expect(columns).not.toContain("body_hash");
       expect(state.storage.sql.exec("SELECT seq FROM jobs WHERE id = 'next'").one().seq).toBe(3);
     });
   });
