@@ -30,8 +30,8 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   private readonly store: JobStore;
   private readonly config: QueueConfig;
   private readonly views: JobViews;
-  /** The alarm as this instance last set it; undefined: unknown, set it whatever it is. */
-  private alarmAtMs: number | null | undefined = undefined;
+  /** The alarm as storage has it: read when the object starts, then kept in step. */
+  private alarmAtMs: number | null = null;
   private alarmWrites = 0;
   /** Dispatched jobs waiting for the send in flight to finish, and that send. */
   private unsent: JobMessage[] = [];
@@ -43,7 +43,10 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     this.store = new JobStore(ctx.storage);
     this.config = queueConfig(env);
     this.views = new JobViews(this.store, this.config);
-    void ctx.blockConcurrencyWhile(async () => this.store.migrate());
+    void ctx.blockConcurrencyWhile(async () => {
+      this.store.migrate();
+      this.alarmAtMs = await ctx.storage.getAlarm();
+    });
   }
 
   private get queueName(): string {
@@ -373,7 +376,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       return overdue.length;
     });
     // Another caller may have cleared or moved the alarm behind this object's back (a restore, an operator).
-    this.alarmAtMs = undefined;
+    this.alarmAtMs = await this.ctx.storage.getAlarm();
     await this.runTimers(now);
     return { timedOut };
   }
@@ -573,17 +576,21 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   }
 
   /**
-   * Sets the one alarm to the earliest due timer (a retry, a lease, a record, the circuit's probe),
-   * or clears it; only when that changed, as setting an alarm is a storage write of its own.
+   * Keeps the one alarm no later than the earliest timer (a retry, a lease, a record, the
+   * circuit's probe). It is only ever moved earlier: setting an alarm is a billed storage write,
+   * and the earliest timer moves later with almost every claim and completion (the oldest lease
+   * ends). An alarm that fires before anything is due finds nothing to do and re-arms to the
+   * earliest timer then, so under load it costs about one write per lease period, not several
+   * per job. With no timer left, an alarm still set fires once for nothing and is not re-armed.
    */
   private scheduleAlarm(): void {
     const timers = [this.store.nextTimerMs(), this.store.circuit().probeAtMs].filter((at): at is number => at !== null);
-    const next = timers.length > 0 ? Math.min(...timers) : null;
-    if (next === this.alarmAtMs) return;
+    if (timers.length === 0) return;
+    const next = Math.min(...timers);
+    if (this.alarmAtMs !== null && this.alarmAtMs <= next) return;
     this.alarmAtMs = next;
     this.alarmWrites++;
-    if (next === null) void this.ctx.storage.deleteAlarm();
-    else void this.ctx.storage.setAlarm(next);
+    void this.ctx.storage.setAlarm(next);
   }
 }
 

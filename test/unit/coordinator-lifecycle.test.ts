@@ -214,6 +214,11 @@ describe("retention", () => {
     const { queue, now } = await running("old");
     await queue.complete("old", 1, { big: "result" }, now);
     const expiresAt = now + 24 * HOUR_MS;
+    // The alarm is never moved later (each move is a billed write): it stays at the lease the job
+    // no longer holds, fires early, finds nothing due, and re-arms to the record's expiry.
+    expect(await runInDurableObject(queue, (_, state) => state.storage.getAlarm())).toBe(now + LEASE_MS);
+    expect(await runDurableObjectAlarm(queue)).toBe(true);
+    expect((await queue.status("old")).ok).toBe(true);
     expect(await runInDurableObject(queue, (_, state) => state.storage.getAlarm())).toBe(expiresAt);
     await queue.runTimers(expiresAt - 1);
     expect((await queue.status("old")).ok).toBe(true);
@@ -233,6 +238,27 @@ describe("retention", () => {
     expect(await queue.stats()).toMatchObject({ totalJobs: 0, completedJobs: 0, successRate: 1 });
     // Nothing is left to wait for, so no alarm stays set.
     expect(await runInDurableObject(queue, (_, state) => state.storage.getAlarm())).toBeNull();
+  });
+});
+
+describe("the alarm", () => {
+  it("is only moved earlier: a stream of jobs sets it twice, not for every claim and completion", async () => {
+    const queue = freshCoordinator();
+    const now = Date.now();
+    const { alarmWrites: before } = await queue.storageIo();
+    for (let i = 0; i < 20; i++) {
+      await queue.enqueue(job(`job-${i}`), now + i);
+      expect(await queue.claim(`job-${i}`, 1, now + i)).toMatchObject({ ok: true });
+      expect(await queue.complete(`job-${i}`, 1, {}, now + i)).toMatchObject({ ok: true });
+    }
+    // The first dispatch lease, then the first (earlier) running lease. Moving it to the earliest
+    // timer after every change was about three writes a job.
+    expect((await queue.storageIo()).alarmWrites - before).toBe(2);
+    expect(await runInDurableObject(queue, (_, state) => state.storage.getAlarm())).toBe(now + LEASE_MS);
+    // Fired early, it finds nothing due and re-arms to the earliest timer: the first record's expiry.
+    expect(await runDurableObjectAlarm(queue)).toBe(true);
+    expect((await queue.stats()).completedJobs).toBe(20);
+    expect(await runInDurableObject(queue, (_, state) => state.storage.getAlarm())).toBe(now + 24 * HOUR_MS);
   });
 });
 
