@@ -7,6 +7,8 @@ export interface RedisServerOptions {
   install?: boolean;
   /** Where notices go (the apt-get install); default console.error. */
   say?: (line: string) => void;
+  /** Every write on disk before Redis answers (appendfsync always); default false. */
+  durable?: boolean;
 }
 
 export interface RedisServer {

@@ -4,7 +4,8 @@
 //   node scripts/redis-server.mjs            # prints its URL, stops on Ctrl-C
 //   import { startRedisServer } from "./scripts/redis-server.mjs"  (bench global setup)
 //
-// Debian's `redis-server` on a free port, nothing persisted (`--save "" --appendonly no`), its
+// Debian's `redis-server` on a free port, nothing persisted (`--save "" --appendonly no`; with
+// `durable`, an append-only file fsynced before each answer, `--appendfsync always`), its
 // working directory a temp dir that stop() removes. If the binary is missing and this runs as
 // root on Debian, it is installed with apt-get (and the script says so); otherwise it is an error
 // that says what to install.
@@ -26,6 +27,7 @@ const STOP_GRACE_MS = 5_000;
  * @param {number} [options.timeoutMs] how long to wait for PONG; default 10000
  * @param {boolean} [options.install] install Debian's redis-server if it is missing (root only); default true
  * @param {(line: string) => void} [options.say] where notices go (the apt-get install); default console.error
+ * @param {boolean} [options.durable] every write on disk before Redis answers (appendfsync always); default false
  * @returns {Promise<{url: string, host: string, port: number, pid: number, binary: string, version: string, stop(): Promise<void>}>}
  */
 export async function startRedisServer(options = {}) {
@@ -38,7 +40,7 @@ export async function startRedisServer(options = {}) {
     // The port is free when picked but may be taken before redis binds it: try a few.
     for (let tries = 1; ; tries++) {
       const port = await freePort();
-      const started = await launch(binary, port, dir, options.timeoutMs ?? 10_000);
+      const started = await launch(binary, port, dir, options.timeoutMs ?? 10_000, options.durable ?? false);
       if (started.server) return { ...started.server, binary, version, stop: () => started.server.stop().finally(() => rm(dir, { recursive: true, force: true })) };
       if (tries >= 3 || !/address already in use/i.test(started.output)) {
         throw new Error(`redis-server did not start on ${HOST}:${port}: ${started.output.trim() || "no output"}`);
@@ -50,9 +52,10 @@ export async function startRedisServer(options = {}) {
   }
 }
 
-async function launch(binary, port, dir, timeoutMs) {
+async function launch(binary, port, dir, timeoutMs, durable) {
+  const persistence = durable ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
   const args = [
-    "--bind", HOST, "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir,
+    "--bind", HOST, "--port", String(port), "--save", "", ...persistence, "--dir", dir,
     "--daemonize", "no", "--protected-mode", "yes", "--logfile", "", "--loglevel", "warning",
   ];
   const child = spawn(binary, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });

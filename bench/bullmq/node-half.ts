@@ -40,7 +40,7 @@ export async function startNodeHalf(options: { rootDir: string; sizes: BenchSize
   };
 
   try {
-    const redis = await startRedisServer({ say });
+    const redis = await startRedisServer({ say, durable: sizes.redisDurable });
     cleanups.push(() => redis.stop());
     say(`redis-server ${redis.version} on ${redis.url} (pid ${redis.pid})`);
     const bullmq = new BullmqSide(redis.url);

@@ -16,6 +16,8 @@ export interface BenchSizes {
   /** Jobs per lifecycle round, and workers (BullMQ concurrency = MAX_CONCURRENCY = loops). BENCH_LIFECYCLE_JOBS, BENCH_CONCURRENCY */
   lifecycleJobs: number;
   concurrency: number;
+  /** Redis with an append-only file fsynced before each answer, as durable as the coordinator's storage. BENCH_REDIS_DURABLE */
+  redisDurable: boolean;
   /** HTTP throughput (target 5): on/off, rounds, seconds per load, connections. BENCH_HTTP, BENCH_HTTP_ROUNDS, BENCH_HTTP_SECONDS, BENCH_HTTP_CONNECTIONS */
   http: boolean;
   httpRounds: number;

@@ -36,6 +36,7 @@ function benchSizes(): BenchSizes {
     batchSize: setting("BENCH_BATCH_SIZE", 100),
     lifecycleJobs: setting("BENCH_LIFECYCLE_JOBS", 1000),
     concurrency: setting("BENCH_CONCURRENCY", 8),
+    redisDurable: setting("BENCH_REDIS_DURABLE", 0, 0) > 0,
     http: setting("BENCH_HTTP", 1, 0) > 0,
     httpRounds: setting("BENCH_HTTP_ROUNDS", 3),
     httpSeconds: setting("BENCH_HTTP_SECONDS", 3),
