@@ -590,7 +590,11 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     if (this.alarmAtMs !== null && this.alarmAtMs <= next) return;
     this.alarmAtMs = next;
     this.alarmWrites++;
-    void this.ctx.storage.setAlarm(next);
+    this.ctx.storage.setAlarm(next).catch((error: unknown) => {
+      // Not set after all: the next change sets it again rather than trusting it (and the cron sweep re-reads it).
+      if (this.alarmAtMs === next) this.alarmAtMs = null;
+      log({ event: "alarm_set_failed", queue: this.queueName, at: toIso(next), error: String(error) }, "error");
+    });
   }
 }
 
@@ -610,7 +614,6 @@ const conflict = (jobId: string): Failure<"JOB_ID_CONFLICT"> => ({
   ok: false, code: "JOB_ID_CONFLICT", message: `job ${jobId} already exists with a different type or payload`,
 });
 
-/** Synchronous (node:crypto), so an enqueue never yields before its transaction. */
 /** Whether a job already stored has the body (type and payload, key order aside) of `job`. */
 const sameBody = (stored: JobBody, job: JobBody): boolean =>
   canonicalJson({ type: stored.type, payload: stored.payload }) === canonicalJson({ type: job.type, payload: job.payload });

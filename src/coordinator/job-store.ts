@@ -7,7 +7,8 @@
  * seek, and a restart loses nothing. Queries name their index (INDEXED BY): without statistics
  * SQLite may pick another and sort. Jobs waiting out a retry backoff are `delayed` (shown to
  * clients as "queued") and sit in their own index by due time; dispatched and running jobs by
- * lease expiry; ended jobs by record expiry and by state. The alarm is set to the earliest timer.
+ * lease expiry; ended jobs by record expiry and by state. The alarm is never later than the
+ * earliest timer (queue-do.ts).
  *
  * What a write costs is what Cloudflare bills (rows written, index entries included), so:
  * - a job's history is a JSON array in its own row, appended by the same UPDATE that changes

@@ -17,7 +17,8 @@ async function running(id: string, overrides: Parameters<typeof job>[1] = {}) {
   const now = Date.now();
   await queue.enqueue(job(id, overrides), now);
   const claim = await queue.claim(id, 1, now);
-  expect(claim).toMatchObject({ ok: true, data: { jobId: id, attempt: 1, retryCount: 0, threadId: expect.any(String) } });
+  // The job's thread: a UUID, as LangGraph requires.
+  expect(claim).toMatchObject({ ok: true, data: { jobId: id, attempt: 1, retryCount: 0, threadId: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/) } });
   return { queue, now, threadId: claim.ok ? claim.data.threadId : "" };
 }
 

@@ -411,11 +411,11 @@ interface Harness {
 let totalSteps = 0;
 
 /** Runs one step against both, compares the answers, then checks everything. */
-async function step(model: CoordinatorModel, h: Harness, label: string, act: () => Promise<{ unchanged: boolean; note?: string }>): Promise<void> {
+async function step(model: CoordinatorModel, h: Harness, label: string, act: () => Promise<{ unchanged: boolean; note?: string; alarmFired?: boolean }>): Promise<void> {
   h.trace.push(`${String(h.steps).padStart(3)} t+${model.now - T0}ms ${label}`);
   h.steps++;
   totalSteps++;
-  const { unchanged, note } = await act();
+  const { unchanged, note, alarmFired = false } = await act();
   if (note) h.trace[h.trace.length - 1] += ` → ${note}`;
   // Views of every job live before or after the step; histories of those whose history changed, or that are gone.
   const live = new Set([...h.prev.rows.map((row) => row.id), ...model.jobs.keys()]);
@@ -432,6 +432,9 @@ async function step(model: CoordinatorModel, h: Harness, label: string, act: () 
   model.settleRetryTimes((id) => snap.rows.find((row) => row.id === id)?.next_retry_at_ms ?? null);
   checkInvariants(h.prev, snap, { now: model.now, unchanged, circuitBefore: h.prev.stats.langgraph?.circuit ?? "closed", halfOpenSince: h.halfOpenSince });
   compareWithModel(model, snap, h);
+  // Once it has fired, the alarm is exactly the earliest timer, or unset: an early alarm re-arms
+  // to what is due next, never to something sooner (which would fire again and again).
+  if (alarmFired) same("the alarm once it fired", snap.alarm, model.nextTimer());
   const circuit = snap.stats.langgraph?.circuit;
   if (circuit !== "half_open") h.halfOpenSince = null;
   else h.halfOpenSince ??= historyLengths(h.prev.events);
@@ -654,7 +657,7 @@ const alarm = fc.record({ when: fc.constantFrom("next", "next", "next", "early",
       }
       ensure(ran || model.nextTimer() === null, () => `no alarm set, the model's next timer ${model.nextTimer()}`);
       if (ran) model.runTimers();
-      return { unchanged: !ran };
+      return { unchanged: !ran, alarmFired: ran };
     })));
 
 const sweepStep = (model: CoordinatorModel, h: Harness) => step(model, h, "sweep", async () => {
