@@ -1,6 +1,7 @@
 /**
  * The Worker: HTTP API (Hono), Queue consumers and the cron sweep.
- * POST /functions/v1/queue-worker takes the seed's `{action, …}` bodies; GET /health is open.
+ * POST /functions/v1/queue-worker takes the seed's `{action, …}` bodies; GET /health (liveness) is
+ * open, GET /health/ready (readiness) takes the same keys as the endpoint.
  */
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -14,7 +15,7 @@ import { ApiError, ERROR_STATUS } from "./http/errors";
 import { langGraphClient } from "./langgraph";
 import { log } from "./log";
 import { coordinatorFor, type EnqueueResult, type Failure, type JobMessage, type QueueCoordinator } from "./queue-do";
-import { sweepQueue } from "./sweep";
+import { sweepAll } from "./sweep";
 
 export { QueueCoordinator } from "./queue-do";
 export { RunFollower } from "./run-follower";
@@ -26,15 +27,37 @@ type AppContext = Context<{ Bindings: AppEnv }>;
 
 const app = new Hono<{ Bindings: AppEnv }>();
 
-app.get("/health", async (c) => {
+/**
+ * Liveness, for anyone (a load balancer, an uptime monitor): the Worker answers. It reaches no
+ * Durable Object and no LangGraph and says nothing about them, so a stranger can neither wake
+ * every coordinator nor learn an internal address with it.
+ */
+app.get("/health", (c) => c.json({ success: true, data: { status: "ok" } }));
+
+/**
+ * Readiness, for callers with a key: LangGraph answering (with its URL, flavour and latency) and
+ * each queue's circuit. 200 when ready; 503 NOT_READY, with the same report in `details`, when
+ * LangGraph does not answer or a queue's circuit is not closed (its jobs are held back).
+ */
+app.get("/health/ready", async (c) => {
+  await authenticate(c.req.raw.headers, c.env);
   const names = queueNames(c.env);
   const [langgraph, circuits] = await Promise.all([
     langGraphClient(c.env).health(),
     Promise.all(names.map((name) => coordinatorFor(c.env, name).circuit())),
   ]);
-  // Each queue's LangGraph circuit: "open" while it holds jobs back because LangGraph was unreachable.
   const queues = Object.fromEntries(names.map((name, i) => [name, circuits[i]]));
-  return c.json({ success: true, data: { status: "ok", langgraph, queues } });
+  // half_open: the queue is trying LangGraph again with one job, still holding the others back.
+  const open = names.filter((_, i) => circuits[i]!.circuit !== "closed");
+  if (langgraph.ok && open.length === 0) return c.json({ success: true, data: { status: "ready", langgraph, queues } });
+  const reasons = [
+    ...(langgraph.ok ? [] : [`LangGraph is not answering (${langgraph.error ?? "no answer"})`]),
+    ...(open.length === 0 ? [] : [`the LangGraph circuit is open for ${open.join(", ")}`]),
+  ];
+  return c.json(
+    { success: false, error: `not ready: ${reasons.join("; ")}`, code: "NOT_READY", details: { status: "not_ready", langgraph, queues } },
+    ERROR_STATUS.NOT_READY,
+  );
 });
 
 app.use(ENDPOINT, (c, next) => endpointCors(c.env, c.req.header("origin"))(c, next));
@@ -150,7 +173,7 @@ function validationError(error: z.ZodError): ApiError {
 }
 
 app.notFound(() => {
-  throw new ApiError("NOT_FOUND", `no such route; use POST ${ENDPOINT} or GET /health`);
+  throw new ApiError("NOT_FOUND", `no such route; use POST ${ENDPOINT}, GET /health or GET /health/ready`);
 });
 
 app.onError((error, c) => {
@@ -171,7 +194,7 @@ export default {
     else await consumeJobs(batch, env);
   },
 
-  async scheduled(_controller, env) {
-    await Promise.all(queueNames(env).map((queueName) => sweepQueue(env, queueName)));
+  async scheduled(controller, env) {
+    await sweepAll(env, controller.scheduledTime);
   },
 } satisfies ExportedHandler<AppEnv, JobMessage>;

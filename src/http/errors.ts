@@ -11,6 +11,7 @@ export const ERROR_STATUS = {
   PAYLOAD_TOO_LARGE: 413,
   QUEUE_FULL: 429,
   INTERNAL_ERROR: 500,
+  NOT_READY: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

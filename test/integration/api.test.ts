@@ -195,22 +195,6 @@ describe("errors", () => {
   });
 });
 
-describe("health", () => {
-  it("reports the worker up and LangGraph answering, without auth", async () => {
-    const response = await exports.default.fetch("https://queue.test/health");
-    expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({
-      success: true,
-      data: {
-        status: "ok",
-        langgraph: { ok: true, flavor: "workflows" },
-        // Every configured queue's circuit: closed while LangGraph answers its jobs.
-        queues: { "langgraph-queue": { circuit: "closed" }, reports: { circuit: "closed" } },
-      },
-    });
-  });
-});
-
 describe("cron trigger", () => {
   it("sweeps every configured queue and re-arms its alarm", async () => {
     const id = uniqueId("swept");
