@@ -38,6 +38,17 @@ export function queueConfig(env: AppEnv): QueueConfig {
  */
 export const runBudgetMs = (env: AppEnv): number => positiveInt(env.RUN_BUDGET_SECONDS, 720) * 1000;
 
+/**
+ * LANGGRAPH_LOST_RUN_SECONDS: after an outage, how long a run LangGraph still calls going must
+ * show no sign of life, LangGraph answering, before it is taken for lost and the job moves to a
+ * copy of its thread. 0 (the default): never, right for LangGraph Platform, which re-queues the
+ * runs of its dead workers itself. The JS dev server keeps a run it lost "running" for ever.
+ */
+export function lostRunMs(env: AppEnv): number {
+  const seconds = Number(env.LANGGRAPH_LOST_RUN_SECONDS);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
+}
+
 export function queueNames(env: AppEnv): string[] {
   const names = (env.QUEUE_NAMES ?? "").split(",").map((name) => name.trim()).filter(Boolean);
   return names.length > 0 ? names : ["langgraph-queue"];

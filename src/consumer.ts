@@ -82,19 +82,20 @@ async function startClaimed(message: JobMessage, claim: Result<ClaimedJob, Repor
   const report = (call: () => Promise<Result<unknown, ReportRefusal>>) => withRetries(call);
   switch (started.status) {
     case "started": {
-      const { runId, threadId = task.threadId } = started;
+      const { runId } = started;
+      const { threadId } = task;
       if (runId) {
         // Recorded before the hand-over, so that the sweep knows the run should the hand-over fail.
-        const newThread = threadId !== task.threadId ? { threadId } : {};
-        const known = await report(() => coordinator.report(message.jobId, message.attempt, { runId, ...newThread }));
+        const known = await report(() => coordinator.report(message.jobId, message.attempt, { runId }));
         if (!known.ok) {
           if (jobIsOver(known.code)) await client.cancelRun(threadId, runId);
           log({ event: "run_abandoned", ...fields, runId, reason: known.code });
           return;
         }
       }
-      const { retryCount: _, afterOutage: __, ...followed } = task;
-      await withRetries(() => followerFor(env, threadId).follow({ ...followed, threadId, runId } satisfies FollowTask));
+      // `afterOutage` goes with the task: only after an outage may the follower prove a run lost.
+      const { retryCount: _, ...followed } = task;
+      await withRetries(() => followerFor(env, threadId).follow({ ...followed, runId } satisfies FollowTask));
       log({ event: "run_handed_to_follower", ...fields, runId });
       return;
     }

@@ -32,6 +32,11 @@ export interface FollowTask {
   firstRun: boolean;
   /** The LangGraph run; null for the workflows flavour, whose follow makes the call itself. */
   runId: string | null;
+  /**
+   * An earlier attempt of the job found LangGraph unreachable (the claim's `afterOutage`): only
+   * then may the follow take a run that shows no sign of life for lost (LANGGRAPH_LOST_RUN_SECONDS).
+   */
+  afterOutage?: boolean;
 }
 
 /** How a follow ended: the outcome is recorded, the attempt was stopped, or the budget ran out. */
@@ -46,6 +51,8 @@ export interface FollowOptions {
   onHeartbeat?: () => void;
   /** Called with the outcome before it is reported, so that it can be kept. */
   onOutcome?: (outcome: Exclude<RunOutcome, { status: "detached" }>) => void;
+  /** LangGraph lost the run and the job moved to a new run in a copy of its thread: keep it, so that a rejoin follows that one. */
+  onRunMoved?: (threadId: string, runId: string) => void;
 }
 
 /**
@@ -93,6 +100,7 @@ export class RunFollower extends DurableObject<AppEnv> {
     } else {
       const stop = new AbortController();
       this.following = { attempt: task.attempt, stop };
+      let followed: StoredTask = { ...task, follows };
       try {
         this.armWatchdog();
         end = await followRun(task, this.env, {
@@ -100,7 +108,12 @@ export class RunFollower extends DurableObject<AppEnv> {
           rejoining: follows > 1,
           onHeartbeat: () => this.armWatchdog(),
           onOutcome: (outcome) => {
-            if (this.storedTask()?.attempt === task.attempt) this.ctx.storage.kv.put(TASK_KEY, { ...task, follows, outcome } satisfies StoredTask);
+            if (this.storedTask()?.attempt === task.attempt) this.ctx.storage.kv.put(TASK_KEY, { ...followed, outcome } satisfies StoredTask);
+          },
+          // The new run is one LangGraph started after the outage: it is not watched for being lost.
+          onRunMoved: (threadId, runId) => {
+            followed = { ...followed, threadId, runId, afterOutage: false };
+            if (this.storedTask()?.attempt === task.attempt) this.ctx.storage.kv.put(TASK_KEY, followed);
           },
         });
       } finally {
@@ -140,7 +153,9 @@ export async function followRun(task: FollowTask, env: AppEnv, options: FollowOp
   let outcome: RunOutcome;
   try {
     const deadlineMs = startedMs + runBudgetMs(env);
-    outcome = await langGraphClient(env).follow(job, task.runId, { signal: stop.signal, deadlineMs, onProgress: (update) => reporter.update(update) });
+    outcome = await langGraphClient(env).follow(job, task.runId, {
+      signal: stop.signal, deadlineMs, onProgress: (update) => reporter.update(update), onRunMoved: options.onRunMoved,
+    });
   } catch (error) {
     outcome = { status: "failed", error: `unexpected error: ${errorMessage(error)}`, retryable: true };
   } finally {

@@ -4,14 +4,17 @@
  * One thread per job (the coordinator picks its id at enqueue), so every attempt finds the same
  * thread. `start` is what a Queue consumer does, a few quick calls: a job's first attempt creates
  * the thread and its run in one request; a later attempt first looks at the thread's latest run:
- * one still going is followed again (its follower died), one that succeeded is the result (it
- * finished while nobody listened), and after one that failed, a new run with `input: null`
- * resumes from the checkpoint, so finished nodes do not run again. `follow` is what the run
- * follower does for as long as the run lasts: it streams the run's events into progress.
+ * one still going is followed again, never interrupted (it may be alive), one that succeeded is
+ * the result (it finished while nobody listened), and after one that failed, a new run with
+ * `input: null` resumes from the checkpoint, so finished nodes do not run again. `follow` is what
+ * the run follower does for as long as the run lasts: it streams the run's events into progress,
+ * and, after an outage, moves the job to a copy of its thread only once its run is proven lost.
  */
 import { Client, type Run } from "@langchain/langgraph-sdk";
+import { classify, networkFetch, retryingCall, type Endpoint } from "./calls";
+import { LostRunWatch, RunEndWatch } from "./run-end-watch";
 import {
-  errorMessage, isRetryableStatus, probe, type AttemptFailed, type ClientSettings, type FollowContext, type LangGraphClient,
+  errorMessage, probe, type AttemptFailed, type ClientSettings, type FollowContext, type LangGraphClient,
   type LangGraphHealth, type LangGraphJob, type RunCheck, type RunOutcome, type StartOutcome, type StopReason,
 } from "./shared";
 
@@ -19,31 +22,29 @@ const STREAM_MODES: ("updates" | "custom")[] = ["updates", "custom"];
 const ACTIVE = new Set(["pending", "running"]);
 /**
  * How long one request to LangGraph may take (streams excepted): a call that hangs must not
- * hold a consumer, or outlast the attempt's lease, and counts as LangGraph not answering.
+ * hold a consumer, or outlast the attempt's lease.
  */
 const REQUEST_TIMEOUT_MS = 10_000;
-/** How long an interrupted run has to stop before it is taken for lost (recoverAfterOutage). */
-const LOST_RUN_GRACE_MS = 2000;
 /** How many times a stream that breaks while its run goes on is rejoined in one follow. */
 const MAX_REJOINS = 3;
-/**
- * After a node finishes, a quiet stream may mean the run has ended: its status is checked after
- * this long, then after twice as long, up to END_CHECK_LAST_MS. The LangGraph JS dev server
- * ends a joined stream only after 500 ms without events, so this finds the end sooner and
- * frees the slot for the next job; a server that ends its streams at once makes it moot.
- */
-const END_CHECK_FIRST_MS = 10;
-const END_CHECK_LAST_MS = 160;
+
+/** The run a follow follows: the job's own, or its replacement in a copy of the thread. */
+interface FollowedRun {
+  threadId: string;
+  runId: string;
+}
 
 export class PlatformClient implements LangGraphClient {
   readonly flavor = "platform";
   private readonly client: Client;
+  private readonly endpoint: Endpoint;
 
   constructor(private readonly settings: ClientSettings) {
     // No SDK-level retries: the coordinator owns retrying, with backoff, as job attempts.
     this.client = new Client({
-      apiUrl: settings.baseUrl, apiKey: settings.apiKey ?? null, callerOptions: { maxRetries: 0 }, timeoutMs: REQUEST_TIMEOUT_MS,
+      apiUrl: settings.baseUrl, apiKey: settings.apiKey ?? null, callerOptions: { maxRetries: 0, fetch: networkFetch }, timeoutMs: REQUEST_TIMEOUT_MS,
     });
+    this.endpoint = { baseUrl: settings.baseUrl, apiKey: settings.apiKey };
   }
 
   async start(job: LangGraphJob): Promise<StartOutcome> {
@@ -55,44 +56,28 @@ export class PlatformClient implements LangGraphClient {
         await this.client.threads.create({ threadId, ifExists: "do_nothing", graphId: job.type, metadata: { queueName: job.queueName, jobId: job.jobId } });
         const latest = await this.latestRun(threadId);
         if (latest?.status === "success") return await this.finalState(threadId);
-        if (latest && ACTIVE.has(latest.status)) {
-          return job.afterOutage ? await this.recoverAfterOutage(job, latest.run_id) : { status: "started", runId: latest.run_id };
-        }
+        // Still going: rejoined, whatever an earlier attempt met. It may be alive (its follower
+        // died, or a call failed on the way); interrupting it would not stop a node that ignores
+        // the signal, and a second run would run that node again. Should LangGraph have lost it,
+        // the follower proves so (LostRunWatch) and only then moves the job.
+        if (latest && ACTIVE.has(latest.status)) return { status: "started", runId: latest.run_id };
         // After a failed run (or none: LangGraph may lose a run yet keep its checkpoints), resume
         // from the checkpoint; with none, `input: null` would fail: start from the payload.
         return await this.resume(job);
       }
       return await this.createRun(job, job.payload);
     } catch (error) {
-      return failure(error, job, this.settings.baseUrl);
+      return this.failure(error, job);
     }
-  }
-
-  /**
-   * After an outage the thread's run still says it is going, but LangGraph may have lost it (the
-   * JS dev server, killed mid-run, keeps such a run "running" for ever and starts no other run on
-   * its thread). A run that is alive stops when interrupted: then the attempt resumes on the same
-   * thread from its checkpoint. One that does not is lost: the attempt resumes from the same
-   * checkpoint in a copy of the thread, which has the checkpoints and not the lost run.
-   */
-  private async recoverAfterOutage(job: LangGraphJob, runId: string): Promise<StartOutcome> {
-    await this.cancelRun(job.threadId, runId);
-    for (const deadline = Date.now() + LOST_RUN_GRACE_MS; Date.now() < deadline; ) {
-      if (!ACTIVE.has((await this.client.runs.get(job.threadId, runId)).status)) return this.resume(job);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    const copy = await this.client.threads.copy(job.threadId);
-    const started = await this.resume({ ...job, threadId: copy.thread_id });
-    return started.status === "started" ? { ...started, threadId: copy.thread_id } : started;
   }
 
   /** A new run from the thread's checkpoint, or from the payload when it has none. */
-  private async resume(job: LangGraphJob): Promise<StartOutcome> {
+  private async resume(job: LangGraphJob): Promise<StartOutcome & { status: "started"; runId: string }> {
     return this.createRun(job, (await this.hasCheckpoint(job.threadId)) ? null : job.payload);
   }
 
   /** One request: the thread is created with the run when it does not exist yet. */
-  private async createRun(job: LangGraphJob, input: LangGraphJob["payload"] | null): Promise<StartOutcome> {
+  private async createRun(job: LangGraphJob, input: LangGraphJob["payload"] | null): Promise<StartOutcome & { status: "started"; runId: string }> {
     const run = await this.client.runs.create(job.threadId, job.type, {
       input,
       ifNotExists: "create",
@@ -104,10 +89,13 @@ export class PlatformClient implements LangGraphClient {
   }
 
   async follow(job: LangGraphJob, runId: string | null, context: FollowContext): Promise<RunOutcome> {
-    const { threadId } = job;
     if (!runId) return { status: "failed", error: "no LangGraph run to follow", retryable: true };
     // One signal for "stop listening": the attempt was stopped, or this invocation's time is up.
     const stopListening = AbortSignal.any([context.signal, AbortSignal.timeout(Math.max(0, context.deadlineMs - Date.now()))]);
+    // A status check or read that fails on the way is made again: a blip must not cost the attempt.
+    const call = <T>(fn: () => Promise<T>) => retryingCall(fn, this.endpoint, job.type, stopListening);
+    let followed: FollowedRun = { threadId: job.threadId, runId };
+    let lostWatch = this.lostRunWatch(job, followed);
     let runError: string | undefined;
     let streamBreak: string | undefined;
     let endedRun: Run | undefined;
@@ -115,10 +103,12 @@ export class PlatformClient implements LangGraphClient {
       // Follow the run until it ends, the deadline passes or the attempt is stopped. A stream
       // that breaks while its run goes on is rejoined.
       for (let joins = 0; joins <= MAX_REJOINS && !stopListening.aborted; joins++) {
+        const { threadId, runId } = followed;
         const endWatch = new RunEndWatch(() => this.client.runs.get(threadId, runId));
         try {
-          const signal = AbortSignal.any([stopListening, endWatch.signal]);
+          const signal = AbortSignal.any([stopListening, endWatch.signal, ...(lostWatch ? [lostWatch.signal] : [])]);
           for await (const part of this.client.runs.joinStream(threadId, runId, { signal, streamMode: STREAM_MODES })) {
+            lostWatch?.event(part.event);
             const event = interpret(part);
             if (event.progress) context.onProgress(event.progress);
             if (event.error) runError = event.error;
@@ -126,28 +116,66 @@ export class PlatformClient implements LangGraphClient {
           }
         } catch (error) {
           if (stopListening.aborted) break;
-          if (!endWatch.signal.aborted) streamBreak = errorMessage(error);
+          if (!endWatch.signal.aborted && !lostWatch?.lost) streamBreak = errorMessage(error);
         } finally {
           endWatch.stop();
         }
         if (stopListening.aborted) break;
-        const run = endWatch.endedRun ?? (await this.client.runs.get(threadId, runId));
+        if (lostWatch?.lost) {
+          lostWatch = undefined;
+          followed = await this.moveLostRun(job, threadId, call);
+          context.onProgress({ threadId: followed.threadId, runId: followed.runId });
+          context.onRunMoved?.(followed.threadId, followed.runId);
+          joins = -1;
+          streamBreak = runError = undefined;
+          continue;
+        }
+        const run = endWatch.endedRun ?? (await call(() => this.client.runs.get(threadId, runId)));
         if (!ACTIVE.has(run.status)) {
           endedRun = run;
           break;
         }
       }
     } catch (error) {
-      if (!stopListening.aborted) return failure(error, job, this.settings.baseUrl);
+      if (!stopListening.aborted) return this.failure(error, job);
+    } finally {
+      lostWatch?.stop();
     }
 
     if (context.signal.aborted) {
       const reason = context.signal.reason as StopReason | undefined;
       // The job is over: its run must not go on. A newer attempt may be following it otherwise.
-      if (reason?.jobOver) await this.cancelRun(threadId, runId);
+      if (reason?.jobOver) await this.cancelRun(followed.threadId, followed.runId);
       return { status: "failed", error: `stopped: ${reason?.code ?? "aborted"}`, retryable: false };
     }
-    return this.settle(job, runId, endedRun, { runError, streamBreak, deadlinePassed: stopListening.aborted });
+    return this.settle({ ...job, threadId: followed.threadId }, followed.runId, endedRun, call, { runError, streamBreak, deadlinePassed: stopListening.aborted });
+  }
+
+  /**
+   * Watches the run for proof that LangGraph lost it, only where that can happen: after an outage
+   * (the job met one before this attempt: a run LangGraph still calls going may be one it lost),
+   * and only with LANGGRAPH_LOST_RUN_SECONDS set (the JS dev server; never on LangGraph Platform).
+   */
+  private lostRunWatch(job: LangGraphJob, { threadId, runId }: FollowedRun): LostRunWatch | undefined {
+    const quietMs = this.settings.lostRunMs ?? 0;
+    if (!(quietMs > 0) || !job.afterOutage) return undefined;
+    return new LostRunWatch(quietMs, async () => {
+      const [run, state] = await Promise.all([this.client.runs.get(threadId, runId), this.client.threads.getState(threadId)]);
+      return { status: run.status, checkpointId: state.checkpoint?.checkpoint_id ?? null };
+    });
+  }
+
+  /**
+   * LangGraph lost the thread's run (proven by LostRunWatch): it will never end, and the thread
+   * takes no other run. The job goes on from the same checkpoint in a copy of the thread, which
+   * has the checkpoints and not the lost run; no node of the lost run can still be running.
+   */
+  private async moveLostRun(job: LangGraphJob, threadId: string, call: <T>(fn: () => Promise<T>) => Promise<T>): Promise<FollowedRun> {
+    const copy = await call(() => this.client.threads.copy(threadId));
+    const hasCheckpoint = await call(() => this.hasCheckpoint(copy.thread_id));
+    // Not retried: a second create after one whose answer was lost would be refused (the thread is busy).
+    const { runId } = await this.createRun({ ...job, threadId: copy.thread_id }, hasCheckpoint ? null : job.payload);
+    return { threadId: copy.thread_id, runId };
   }
 
   /** After the stream ends: the run's own status says how it went (a join does not report errors). */
@@ -155,17 +183,23 @@ export class PlatformClient implements LangGraphClient {
     job: LangGraphJob,
     runId: string,
     endedRun: Run | undefined,
+    call: <T>(fn: () => Promise<T>) => Promise<T>,
     { runError, streamBreak, deadlinePassed }: { runError?: string; streamBreak?: string; deadlinePassed: boolean },
   ): Promise<RunOutcome> {
     let run;
     try {
-      run = endedRun ?? (await this.client.runs.get(job.threadId, runId));
+      run = endedRun ?? (await call(() => this.client.runs.get(job.threadId, runId)));
     } catch (error) {
-      return { ...failure(error, job, this.settings.baseUrl), error: `could not read run ${runId}: ${errorMessage(error)}` };
+      const failed = await this.failure(error, job);
+      return { ...failed, error: `could not read run ${runId}: ${failed.error}` };
     }
     switch (run.status) {
       case "success":
-        return this.finalState(job.threadId);
+        try {
+          return await call(() => this.finalState(job.threadId));
+        } catch (error) {
+          return this.failure(error, job);
+        }
       case "pending":
       case "running":
         // Still going: past the deadline we let go and rejoin later; otherwise the stream kept breaking.
@@ -220,67 +254,11 @@ export class PlatformClient implements LangGraphClient {
   health(): Promise<LangGraphHealth> {
     return probe(`${this.settings.baseUrl}/ok`, this.settings.apiKey, this.flavor);
   }
-}
 
-/** Aborts its signal when, the stream having gone quiet after a node finished, the run has ended. */
-export class RunEndWatch {
-  private readonly ended = new AbortController();
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  /** Bumped by every event and by stop(), so a check under way when one comes schedules nothing more. */
-  private quietSince = 0;
-  readonly signal = this.ended.signal;
-  /** The run as the check that found it ended saw it. */
-  endedRun: Run | undefined;
-
-  constructor(private readonly getRun: () => Promise<Run>) {}
-
-  /** Called for every stream event: any event means the run still goes; a node's update may be its last. */
-  after(event: string): void {
-    this.stop();
-    if (event === "updates") this.check(END_CHECK_FIRST_MS, this.quietSince);
+  /** What a failed call means for the attempt: see classify (an outage only when /ok does not answer either). */
+  private async failure(error: unknown, job: LangGraphJob): Promise<AttemptFailed> {
+    return (await classify(error, this.endpoint, job.type)).failure;
   }
-
-  stop(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.quietSince++;
-  }
-
-  private check(delayMs: number, quiet: number): void {
-    this.timer = setTimeout(async () => {
-      const run = await this.getRun().catch(() => undefined);
-      if (quiet !== this.quietSince) return;
-      if (run && !ACTIVE.has(run.status)) {
-        this.endedRun = run;
-        this.ended.abort();
-      } else if (delayMs * 2 <= END_CHECK_LAST_MS) {
-        this.check(delayMs * 2, quiet);
-      }
-    }, delayMs);
-  }
-}
-
-/** The SDK throws its HTTP errors with a numeric `status`; connection errors have none. */
-const httpStatus = (error: unknown): number | undefined =>
-  typeof (error as { status?: unknown })?.status === "number" ? (error as { status: number }).status : undefined;
-
-function failure(error: unknown, job: LangGraphJob, baseUrl: string): AttemptFailed {
-  const status = httpStatus(error);
-  const message = errorMessage(error).slice(0, 500);
-  if (error instanceof SyntaxError) {
-    // An answer, but not one we can read: LangGraph (or something in between) is broken, not away.
-    return { status: "failed", error: `LangGraph answered with invalid JSON at ${baseUrl}: ${message}`, retryable: true };
-  }
-  if (status === undefined) {
-    return { status: "failed", error: `LangGraph unreachable at ${baseUrl}: ${message}`, retryable: true, unreachable: true };
-  }
-  const hint =
-    status === 404 ? ` (is there a graph or assistant named "${job.type}"?)`
-    : status === 401 || status === 403 ? " (check LANGGRAPH_API_KEY)"
-    : "";
-  // Not the job's fault, so worth retrying: LangGraph refusing our key, or the thread still
-  // busy with a run we could not see (a 422 that says so).
-  const notTheJobsFault = status === 401 || status === 403 || (status === 422 && /already running/i.test(message));
-  return { status: "failed", error: `LangGraph answered ${status}${hint}: ${message}`, retryable: notTheJobsFault || isRetryableStatus(status) };
 }
 
 /** What one stream part means for the job: progress and step, or the run's error. */

@@ -14,7 +14,10 @@ export interface LangGraphJob {
   threadId: string;
   /** No earlier attempt of this job was ever taken on, so its thread has no run yet. */
   firstRun: boolean;
-  /** An earlier attempt found LangGraph unreachable: a run it left "running" may be one LangGraph lost. */
+  /**
+   * An earlier attempt of this job found LangGraph unreachable: a run it left "running" may be
+   * one LangGraph lost. It is followed all the same; only LostRunWatch may prove it lost.
+   */
   afterOutage?: boolean;
 }
 
@@ -23,6 +26,8 @@ export interface RunProgress {
   progress?: number;
   currentStep?: string;
   runId?: string;
+  /** With `runId`: the job's run goes on in this copy of its thread (LangGraph lost the original's run). */
+  threadId?: string;
 }
 
 /** Why a run is no longer followed: the coordinator's refusal, and whether the job is over. */
@@ -34,16 +39,17 @@ export interface StopReason {
 
 /** What starting (or resuming) an attempt on LangGraph gave. */
 export type StartOutcome =
-  /**
-   * A run is going; `runId` is null for a flavour whose run is the follow call itself.
-   * `threadId`: the run goes on in this copy of the job's thread (LangGraph lost the original's run).
-   */
-  | { status: "started"; runId: string | null; threadId?: string }
+  /** A run is going (or still going: rejoined); `runId` is null for a flavour whose run is the follow call itself. */
+  | { status: "started"; runId: string | null }
   /** The thread's run had already succeeded while nobody listened: that is the result. */
   | { status: "completed"; result: unknown }
   | AttemptFailed;
 
-/** `unreachable`: LangGraph gave no answer at all (refused, reset, timed out): not the job's fault. */
+/**
+ * `unreachable`: LangGraph gave no answer at all, not even to `GET /ok` (refused, no route, no
+ * answer in time): an outage, not the job's fault. One call that failed while LangGraph answers
+ * is retryable but not unreachable.
+ */
 export type AttemptFailed = { status: "failed"; error: string; retryable: boolean; unreachable?: boolean };
 
 export interface FollowContext {
@@ -52,6 +58,11 @@ export interface FollowContext {
   /** When this follower invocation lets go of a run that is still going (epoch ms). */
   deadlineMs: number;
   onProgress(update: RunProgress): void;
+  /**
+   * LangGraph lost the run and the follow moved the job to a new run in a copy of its thread:
+   * keep it, so that a rejoin (after the follower's own crash) follows the new run.
+   */
+  onRunMoved?(threadId: string, runId: string): void;
 }
 
 export type RunOutcome =
@@ -92,6 +103,12 @@ export interface LangGraphClient {
 export interface ClientSettings {
   baseUrl: string;
   apiKey: string | undefined;
+  /**
+   * LANGGRAPH_LOST_RUN_SECONDS in ms: after an outage, a run that shows no sign of life this long
+   * while LangGraph answers is taken for lost. 0: never (LangGraph Platform re-queues the runs of
+   * its dead workers itself).
+   */
+  lostRunMs?: number;
 }
 
 /** 408, 429 and 5xx are the server's trouble and worth retrying; other 4xx reject the job itself. */
@@ -99,11 +116,11 @@ export const isRetryableStatus = (status: number): boolean => status === 408 || 
 
 const HEALTH_TIMEOUT_MS = 3000;
 
-export async function probe(url: string, apiKey: string | undefined, flavor: string): Promise<LangGraphHealth> {
+export async function probe(url: string, apiKey: string | undefined, flavor: string, timeoutMs = HEALTH_TIMEOUT_MS): Promise<LangGraphHealth> {
   const started = Date.now();
   try {
     const headers: Record<string, string> = apiKey ? { "x-api-key": apiKey } : {};
-    const response = await fetch(url, { headers, signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
+    const response = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
     await response.body?.cancel();
     const health = { ok: response.ok, url, flavor, latencyMs: Date.now() - started };
     return response.ok ? health : { ...health, error: `HTTP ${response.status}` };

@@ -5,7 +5,7 @@
  */
 import type { Run } from "@langchain/langgraph-sdk";
 import { describe, expect, it } from "vitest";
-import { RunEndWatch } from "../../src/langgraph/platform";
+import { RunEndWatch } from "../../src/langgraph/run-end-watch";
 
 const runWith = (status: Run["status"]) => ({ run_id: "r", status }) as Run;
 
