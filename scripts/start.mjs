@@ -62,7 +62,12 @@ function node22() {
 function startWrangler() {
   const wranglerJs = join(rootDir, "node_modules", "wrangler", "bin", "wrangler.js");
   // Local development: with no API_KEYS (in .dev.vars) requests are let through, and the log says so.
-  const args = [wranglerJs, "dev", "--port", String(WORKER_PORT), "--test-scheduled", "--var", "ENVIRONMENT:development"];
+  // The JS dev server keeps a run it lost in a crash "running" for ever: after an outage, a run
+  // with no sign of life for 20 s is taken for lost (wrangler.jsonc's 0, never, suits LangGraph Platform).
+  const args = [
+    wranglerJs, "dev", "--port", String(WORKER_PORT), "--test-scheduled",
+    "--var", "ENVIRONMENT:development", "--var", "LANGGRAPH_LOST_RUN_SECONDS:20",
+  ];
   if (LANGGRAPH_PORT !== 8123) args.push("--var", `LANGGRAPH_API_URL:http://127.0.0.1:${LANGGRAPH_PORT}`);
   const child = spawn(node22(), args, { cwd: rootDir, detached: true, stdio: ["ignore", "pipe", "pipe"], env: process.env });
   const exited = once(child, "exit"); // rejects if it could not be spawned at all

@@ -24,7 +24,7 @@ const marked = (error: unknown): unknown => {
 };
 
 /** fetch, with what it and the answer's body throw marked as network failures. */
-export const networkFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+export const networkFetch = async (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> => {
   let response: Response;
   try {
     response = await fetch(input, init);
@@ -35,12 +35,9 @@ export const networkFetch = async (input: RequestInfo | URL, init?: RequestInit)
   const reader = response.body.getReader();
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (error) {
+      const chunk = await reader.read().catch((error: unknown) => {
         throw marked(error);
-      }
+      });
       if (chunk.done) controller.close();
       else controller.enqueue(chunk.value);
     },

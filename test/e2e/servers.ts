@@ -18,7 +18,8 @@ export const E2E_QUEUES = ["e2e-a", "e2e-b", "e2e-c", "e2e-d", "e2e-e", "e2e-f",
 
 /**
  * The Worker's vars for every e2e run: the real LangGraph API, one job at a time per queue (so
- * priority order is observable), short retry backoffs, auth off as in local development. The
+ * priority order is observable), short retry backoffs, auth off as in local development, lost
+ * runs proven as the JS dev server needs. The
  * empty secrets keep a developer's .dev.vars (API_KEYS=local-dev-key) out of the tests.
  */
 export const E2E_VARS = {
@@ -30,6 +31,9 @@ export const E2E_VARS = {
   QUEUE_NAMES: E2E_QUEUES.join(","),
   API_KEYS: "",
   LANGGRAPH_API_KEY: "",
+  // The JS dev server keeps a run it lost in a crash "running" for ever: after an outage, a run
+  // with no sign of life for 20 s is taken for lost (the nodes here are quiet for 6 s at most).
+  LANGGRAPH_LOST_RUN_SECONDS: "20",
 };
 
 // No internet here: nothing may phone home. Wrangler's own chatter (bindings table, request

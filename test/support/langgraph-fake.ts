@@ -1,0 +1,224 @@
+/**
+ * A small real HTTP server speaking the parts of the LangGraph Server API the platform client
+ * uses (GET /ok; threads create, get, state, copy; runs create, get, list, cancel; a run's join
+ * stream as SSE), for the faults the LangGraph dev server cannot produce on demand: one call reset
+ * while LangGraph answers, nothing answering at all, a run LangGraph lost (it stays "running",
+ * silent, for ever), a run that is alive but ignores cancels. The test drives the runs itself
+ * (`emit`, `checkpoint`, `setStatus`) and reads what the client asked (`calls`).
+ * Started inside a test file (plain Node, the `logic` project): `await startFakeLangGraph()`.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+export type RunStatus = "pending" | "running" | "success" | "error" | "timeout" | "interrupted";
+
+export interface FakeRun {
+  run_id: string;
+  thread_id: string;
+  assistant_id: string;
+  status: RunStatus;
+  created_at: string;
+  updated_at: string;
+  metadata: Record<string, unknown>;
+  /** What the run was created with (not part of the API's answer). */
+  input: unknown;
+}
+
+export interface FakeThread {
+  thread_id: string;
+  status: "idle" | "busy" | "error" | "interrupted";
+  values: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  created_at: string;
+  updated_at: string;
+  /** The newest checkpoint's id; null before the first. */
+  checkpointId: string | null;
+}
+
+export interface FakeLangGraph {
+  url: string;
+  /** Every request, as "METHOD /path" (no query), in order; /ok included. */
+  calls: string[];
+  threads: Map<string, FakeThread>;
+  runs: Map<string, FakeRun>;
+  /** The next `times` requests whose "METHOD /path" matches are reset: the connection is destroyed before any answer. */
+  resetNext(match: RegExp, times?: number): void;
+  /** While true, every request (/ok too) is reset: nothing answers, an outage. */
+  down: boolean;
+  /** A thread with a run in it, as an earlier attempt left it. */
+  addRun(threadId: string, status: RunStatus, options?: { checkpointId?: string | null; createdAt?: string | null }): FakeRun;
+  /** Sends a stream event to whoever joined the run's stream. */
+  emit(runId: string, event: string, data: unknown): void;
+  /** A node of the thread's run finished: a new checkpoint. */
+  checkpoint(threadId: string, values?: Record<string, unknown>): void;
+  /** Destroys the connections of every joined stream (a reset mid-stream). */
+  cutStreams(): void;
+  /** Sets a run's status; an ended run's streams end. */
+  setStatus(runId: string, status: RunStatus): void;
+  close(): Promise<void>;
+}
+
+const ACTIVE = new Set<RunStatus>(["pending", "running"]);
+const now = () => new Date().toISOString();
+
+export async function startFakeLangGraph(): Promise<FakeLangGraph> {
+  const threads = new Map<string, FakeThread>();
+  const runs = new Map<string, FakeRun>();
+  const streams = new Map<string, Set<ServerResponse>>();
+  const calls: string[] = [];
+  const resets: { match: RegExp; left: number }[] = [];
+  const sockets = new Set<Socket>();
+
+  const newThread = (threadId: string, metadata: Record<string, unknown> = {}): FakeThread => {
+    const thread: FakeThread = { thread_id: threadId, status: "idle", values: {}, metadata, created_at: now(), updated_at: now(), checkpointId: null };
+    threads.set(threadId, thread);
+    return thread;
+  };
+  const newRun = (threadId: string, assistantId: string, status: RunStatus, input: unknown, metadata: Record<string, unknown> = {}, createdAt: string | null = now()): FakeRun => {
+    const run = { run_id: randomUUID(), thread_id: threadId, assistant_id: assistantId, status, created_at: createdAt!, updated_at: now(), metadata, input };
+    runs.set(run.run_id, run);
+    return run;
+  };
+  const threadView = ({ checkpointId: _, ...thread }: FakeThread) => thread;
+  const runView = ({ input: _, ...run }: FakeRun) => run;
+  const endStreams = (runId: string) => {
+    for (const res of streams.get(runId) ?? []) res.end();
+    streams.delete(runId);
+  };
+
+  const fake: FakeLangGraph = {
+    url: "",
+    calls,
+    threads,
+    runs,
+    down: false,
+    resetNext: (match, times = 1) => void resets.push({ match, left: times }),
+    addRun(threadId, status, { checkpointId = randomUUID(), createdAt = now() } = {}) {
+      const thread = threads.get(threadId) ?? newThread(threadId);
+      thread.checkpointId = checkpointId;
+      return newRun(threadId, "graph", status, null, {}, createdAt);
+    },
+    emit(runId, event, data) {
+      for (const res of streams.get(runId) ?? []) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    checkpoint(threadId, values = {}) {
+      const thread = threads.get(threadId)!;
+      thread.checkpointId = randomUUID();
+      thread.values = { ...thread.values, ...values };
+      thread.updated_at = now();
+    },
+    cutStreams() {
+      for (const joined of streams.values()) for (const res of joined) res.socket?.destroy();
+      streams.clear();
+    },
+    setStatus(runId, status) {
+      const run = runs.get(runId)!;
+      run.status = status;
+      run.updated_at = now();
+      if (!ACTIVE.has(status)) endStreams(runId);
+    },
+    close: async () => {
+      for (const runId of [...streams.keys()]) endStreams(runId);
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+
+  const server = createServer(async (req, res) => {
+    const body = await readJson(req);
+    const method = req.method ?? "GET";
+    const path = new URL(req.url ?? "/", "http://fake").pathname;
+    const call = `${method} ${path}`;
+    calls.push(call);
+    const reset = resets.find((r) => r.left > 0 && r.match.test(call));
+    if (fake.down || reset) {
+      if (reset) reset.left--;
+      req.socket.destroy();
+      return;
+    }
+    const reply = (status: number, answer: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(answer));
+    };
+    const parts = path.split("/").filter(Boolean);
+    if (call === "GET /ok") return reply(200, { ok: true });
+
+    if (call === "POST /threads") {
+      const threadId = String(body.thread_id ?? randomUUID());
+      const existing = threads.get(threadId);
+      if (existing) return body.if_exists === "do_nothing" ? reply(200, threadView(existing)) : reply(409, { detail: "Thread already exists" });
+      return reply(200, threadView(newThread(threadId, (body.metadata as Record<string, unknown>) ?? {})));
+    }
+    if (parts[0] !== "threads" || !parts[1]) return reply(404, { detail: `no route ${call}` });
+    const threadId = parts[1];
+    let thread = threads.get(threadId);
+
+    if (parts.length === 2 && method === "GET") return thread ? reply(200, threadView(thread)) : reply(404, { detail: "Thread not found" });
+    if (parts[2] === "state" && method === "GET") {
+      if (!thread) return reply(404, { detail: "Thread not found" });
+      const checkpoint = thread.checkpointId ? { thread_id: threadId, checkpoint_ns: "", checkpoint_id: thread.checkpointId } : null;
+      return reply(200, { values: thread.values, next: [], tasks: [], metadata: {}, created_at: thread.updated_at, checkpoint, parent_checkpoint: null });
+    }
+    if (parts[2] === "copy" && method === "POST") {
+      if (!thread) return reply(404, { detail: "Thread not found" });
+      const copy = newThread(randomUUID(), { ...thread.metadata });
+      copy.values = { ...thread.values };
+      copy.checkpointId = thread.checkpointId;
+      return reply(200, threadView(copy));
+    }
+    if (parts[2] !== "runs") return reply(404, { detail: `no route ${call}` });
+
+    if (parts.length === 3 && method === "POST") {
+      if (!thread) {
+        if (body.if_not_exists !== "create") return reply(422, { detail: "Thread not found" });
+        thread = newThread(threadId);
+      }
+      if ([...runs.values()].some((run) => run.thread_id === threadId && ACTIVE.has(run.status))) {
+        return reply(422, { detail: "Thread is already running a task. Wait for it to finish or choose a different multitask strategy." });
+      }
+      if (body.input === null && !thread.checkpointId) return reply(422, { detail: "EmptyInputError: Received no input" });
+      const run = newRun(threadId, String(body.assistant_id), "running", body.input, (body.metadata as Record<string, unknown>) ?? {});
+      return reply(200, runView(run));
+    }
+    if (parts.length === 3 && method === "GET") {
+      return reply(200, [...runs.values()].filter((run) => run.thread_id === threadId).reverse().map(runView));
+    }
+    const run = runs.get(parts[3] ?? "");
+    if (!run || run.thread_id !== threadId) return reply(404, { detail: "Run not found" });
+    if (parts.length === 4 && method === "GET") return reply(200, runView(run));
+    // Cancel interrupts a pending run only: as the JS dev server, a running run stops only if its worker does.
+    if (parts[4] === "cancel" && method === "POST") {
+      if (run.status === "pending") fake.setStatus(run.run_id, "interrupted");
+      res.writeHead(202).end();
+      return;
+    }
+    if (parts[4] === "stream" && method === "GET") {
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store" });
+      if (!ACTIVE.has(run.status)) return res.end();
+      res.flushHeaders();
+      const joined = streams.get(run.run_id) ?? new Set<ServerResponse>();
+      streams.set(run.run_id, joined.add(res));
+      res.on("close", () => joined.delete(res));
+      return;
+    }
+    return reply(404, { detail: `no route ${call}` });
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return fake;
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  let text = "";
+  for await (const chunk of req) text += chunk;
+  try {
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
