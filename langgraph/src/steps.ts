@@ -35,6 +35,15 @@ export const testHookFields = {
   delayMs: Annotation<number | undefined>,
   /** Node `node` throws on its first `times` executions on this thread. */
   failTimes: Annotation<FailTimes | undefined>,
+  /**
+   * The graph's first node works this long (after its delay) without honouring the abort
+   * signal, as a real LLM call does: cancelling or interrupting its run does not stop it.
+   */
+  ignoreAbortMs: Annotation<number | undefined>,
+  /** Counts that node's executions under this key (default: the thread id, which a thread copy does not keep). */
+  ignoreAbortKey: Annotation<string | undefined>,
+  /** How many executions of the abort-ignoring node had started under its key when the last one ended: 1 if it ran once. */
+  ignoreAbortStarts: Annotation<number | undefined>,
   /** Completed executions per node. A node that throws writes nothing, so it is not counted. */
   nodeRuns: Annotation<Record<string, number>>({ reducer: addRuns, default: () => ({}) }),
   /** Per node, its last completed execution's start and end times (benchmarks read them). */
@@ -44,6 +53,8 @@ export const testHookFields = {
 interface HookState {
   delayMs?: number;
   failTimes?: FailTimes;
+  ignoreAbortMs?: number;
+  ignoreAbortKey?: string;
 }
 
 export interface StepContext {
@@ -68,6 +79,18 @@ function failIfAsked(state: HookState, node: string, config: LangGraphRunnableCo
   if (failed >= failTimes.times) return;
   failuresByThreadNode.set(key, failed + 1);
   throw new Error(`${node} failed on purpose (failTimes: failure ${failed + 1} of ${failTimes.times})`);
+}
+
+// Started executions of the abort-ignoring node, by key: in memory (the one-process dev server),
+// because an execution whose run was interrupted writes nothing to the checkpoint, yet ran.
+const ignoreAbortStarts = new Map<string, number>();
+
+/** Works `ignoreAbortMs` without looking at the abort signal (a timer nothing clears); returns the starts so far. */
+async function workIgnoringAbort(state: HookState, config: LangGraphRunnableConfig): Promise<number> {
+  const key = state.ignoreAbortKey ?? String(config.configurable?.thread_id ?? "no-thread");
+  ignoreAbortStarts.set(key, (ignoreAbortStarts.get(key) ?? 0) + 1);
+  await new Promise((resolve) => setTimeout(resolve, state.ignoreAbortMs));
+  return ignoreAbortStarts.get(key)!;
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -124,10 +147,11 @@ export function defineSteps<Def extends StateDefinition, const Names extends rea
 
       emit(0);
       if (!options.manualDelay) await ctx.delay();
+      const starts = index === 0 && (state.ignoreAbortMs ?? 0) > 0 ? { ignoreAbortStarts: await workIgnoringAbort(state, config) } : {};
       failIfAsked(state, name, config);
       const update = await work(state, ctx);
       emit(1);
-      return { ...update, nodeRuns: { [name]: 1 }, stepTimes: { [name]: { startedAtMs, endedAtMs: Date.now() } } };
+      return { ...update, ...starts, nodeRuns: { [name]: 1 }, stepTimes: { [name]: { startedAtMs, endedAtMs: Date.now() } } };
     };
   };
 }

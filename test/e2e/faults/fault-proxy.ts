@@ -9,7 +9,9 @@
  *   malformed  forwarded, then LangGraph's answer is replaced by a truncated copy (invalid
  *              JSON) under the same status: the server acted, the client cannot read what it did
  *   reset      forwarded, then the connection is destroyed after `resetAfterBytes` bytes of the
- *              answer (an SSE /stream answer is cut mid-stream; a short answer loses its body)
+ *              answer (an SSE /stream answer is cut mid-stream; a short answer loses its body),
+ *              or, with the rule's `resetAfterMs`, that long after the answer began, whatever
+ *              it carried (a quiet stream cut while its run goes on)
  *
  * Which requests: `rules`, each for a method, a path pattern and/or a job (the proxy learns which
  * thread is which job's from the `metadata.jobId` LangGraph requests carry), at most `times`
@@ -31,6 +33,8 @@ export interface FaultRule {
   times?: number;
   /** For `slow`: this rule's delay instead of the proxy's `slowMs`. */
   slowMs?: number;
+  /** For `reset`: cut the answer this long after it began rather than after `resetAfterBytes`. */
+  resetAfterMs?: number;
 }
 
 export interface FaultProxyOptions {
@@ -79,7 +83,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       timers.add(timer);
     });
 
-  const pickFault = (method: string, path: string, jobId: string | undefined): { fault: FaultKind; slowMs?: number } | undefined => {
+  const pickFault = (method: string, path: string, jobId: string | undefined): { fault: FaultKind; slowMs?: number; resetAfterMs?: number } | undefined => {
     const rule = rules.find(
       (r) => r.left > 0 && (!r.method || r.method === method) && (!r.path || r.path.test(path)) && (!r.jobId || r.jobId === jobId),
     );
@@ -110,7 +114,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 
     const upstream = httpRequest(
       { host: target.hostname, port: target.port, method, path, headers: { ...req.headers, host: target.host } },
-      (answerFromLangGraph) => relay(answerFromLangGraph, res, fault, options.resetAfterBytes ?? 64),
+      (answerFromLangGraph) => relay(answerFromLangGraph, res, fault, options.resetAfterBytes ?? 64, picked?.resetAfterMs),
     );
     upstream.on("error", (error) => {
       if (!res.headersSent) answer(res, 502, { detail: `fault proxy: ${error.message}` });
@@ -137,7 +141,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   };
 }
 
-function relay(from: IncomingMessage, to: ServerResponse, fault: FaultKind | undefined, resetAfterBytes: number): void {
+function relay(from: IncomingMessage, to: ServerResponse, fault: FaultKind | undefined, resetAfterBytes: number, resetAfterMs?: number): void {
   if (fault === "malformed") {
     readBody(from).then(
       (text) => {
@@ -152,6 +156,16 @@ function relay(from: IncomingMessage, to: ServerResponse, fault: FaultKind | und
   to.writeHead(from.statusCode ?? 502, from.headers);
   if (fault !== "reset") {
     from.pipe(to);
+    return;
+  }
+  if (resetAfterMs !== undefined) {
+    to.flushHeaders();
+    from.pipe(to);
+    const timer = setTimeout(() => {
+      from.destroy();
+      to.socket?.destroy();
+    }, resetAfterMs);
+    to.on("close", () => clearTimeout(timer));
     return;
   }
   let sent = 0;
