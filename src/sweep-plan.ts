@@ -24,14 +24,17 @@ export interface SweepLimits {
  * before) and 50 on the free one. 6 at a time: a Worker invocation keeps at most 6 connections
  * open, and queues further fetches behind them. Each LangGraph call times out after 10 s, so a
  * check started by 15 s ends by about 35 s, well inside the minute before the next cron run;
- * 45 s is the backstop.
+ * 45 s is the backstop. The first check that gets no answer has LangGraph's health probed (checks
+ * wait for it): a few checks are already under way then, but no more start against a LangGraph
+ * that is down. With a higher threshold, the lanes freed by the first failures would start new
+ * checks before the later failures came in (with a LangGraph that never answers, 10 s more).
  */
 export const SWEEP_LIMITS: SweepLimits = {
   maxRunsPerQueue: 100,
   concurrency: 6,
   startBudgetMs: 15_000,
   hardBudgetMs: 45_000,
-  failuresBeforeProbe: 3,
+  failuresBeforeProbe: 1,
 };
 
 /** The cron runs once a minute: its scheduled minute numbers the sweeps, so each takes the next window. */

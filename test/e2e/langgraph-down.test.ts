@@ -28,8 +28,11 @@ afterAll(async () => {
 
 it("holds a job while LangGraph is down without spending its retries, then fails it once the outage outlasts JOB_TIMEOUT_SECONDS", async () => {
   const queue = new QueueClient(worker.url, "e2e-f");
-  const health = await (await fetch(`${worker.url}/health`)).json();
-  expect(health).toMatchObject({ success: true, data: { status: "ok", langgraph: { ok: false } } });
+  // Alive, but not ready (this Worker runs with auth off, so readiness needs no key here).
+  expect(await (await fetch(`${worker.url}/health`)).json()).toEqual({ success: true, data: { status: "ok" } });
+  const ready = await fetch(`${worker.url}/health/ready`);
+  expect(ready.status).toBe(503);
+  expect(await ready.json()).toMatchObject({ success: false, code: "NOT_READY", details: { status: "not_ready", langgraph: { ok: false } } });
 
   const jobId = uniqueJobId("no-langgraph");
   await queue.enqueue({ id: jobId, type: "research_workflow", payload: { itemName: "unreachable" }, maxRetries: 1 });
@@ -46,6 +49,6 @@ it("holds a job while LangGraph is down without spending its retries, then fails
   expect(events.at(-1)).toBe("failed");
   const stats = await queue.call<{ langgraph: { circuit: string } }>({ action: "stats" });
   expect(stats.langgraph.circuit).toBe("open");
-  const after = await (await fetch(`${worker.url}/health`)).json();
-  expect(after).toMatchObject({ data: { queues: { "e2e-f": { circuit: "open" } } } });
+  const after = await (await fetch(`${worker.url}/health/ready`)).json();
+  expect(after).toMatchObject({ code: "NOT_READY", details: { queues: { "e2e-f": { circuit: "open" } } } });
 });
