@@ -9,8 +9,8 @@ import type { AppEnv } from "./config";
 import { errorMessage, langGraphClient, type StartOutcome } from "./langgraph";
 import type { JsonObject } from "./jobs";
 import { log } from "./log";
-import { coordinatorFor, jobIsOver, type ClaimedJob, type JobMessage, type ReportRefusal, type Result } from "./queue-do";
-import { withRetries, type FollowTask } from "./run-follower";
+import { jobIsOver, type ClaimedJob, type FollowTask, type JobMessage, type ReportRefusal, type Result } from "./coordinator/protocol";
+import { coordinatorFor, followerFor, withRetries } from "./rpc";
 
 export const isDeadLetterQueue = (queue: string): boolean => queue.endsWith("-dlq");
 
@@ -46,13 +46,21 @@ function redeliverLater(message: Message<JobMessage>, error: unknown): void {
   message.retry({ delaySeconds: Math.min(60, 2 ** message.attempts) });
 }
 
-/** Deliveries the Queue gave up on after max_retries: the job fails with a clear error. */
+/**
+ * Deliveries the Queue gave up on after max_retries. The coordinator decides what that cost the
+ * job: nothing if no delivery reached it (a stall), a failed attempt if the consumer kept failing
+ * on claimed deliveries. A dead letter the coordinator cannot take now is delivered again.
+ */
 export async function consumeDeadLetters(batch: MessageBatch<JobMessage>, env: AppEnv): Promise<void> {
   for (const message of batch.messages) {
     const { queueName, jobId, attempt } = message.body;
-    const failed = await coordinatorFor(env, queueName).deadLetter(jobId, attempt, message.attempts);
-    log({ event: "dead_letter", queue: queueName, jobId, attempt, failedJob: failed }, "error");
-    message.ack();
+    try {
+      const state = await coordinatorFor(env, queueName).deadLetter(jobId, attempt);
+      log({ event: "dead_letter", queue: queueName, jobId, attempt, deadLetterDeliveries: message.attempts, leftIn: state ?? "not current" }, "warn");
+      message.ack();
+    } catch (error) {
+      redeliverLater(message, error);
+    }
   }
 }
 
@@ -69,6 +77,7 @@ async function startClaimed(message: JobMessage, claim: Result<ClaimedJob, Repor
     return;
   }
   const task = claim.data;
+  if (task.redelivery) log({ event: "hand_over_resumed", queue: message.queueName, jobId: message.jobId, attempt: message.attempt });
   const job = { ...task, payload: JSON.parse(task.payloadJson) as JsonObject };
   const startedMs = Date.now();
   const client = langGraphClient(env);
@@ -94,7 +103,8 @@ async function startClaimed(message: JobMessage, claim: Result<ClaimedJob, Repor
         }
       }
       // `afterOutage` goes with the task: only after an outage may the follower prove a run lost.
-      const { retryCount: _, ...followed } = task;
+      const { retryCount: _, redelivery: __, ...followed } = task;
+      // Idempotent: a follower that already follows this attempt ignores it.
       await withRetries(() => followerFor(env, threadId).follow({ ...followed, runId } satisfies FollowTask));
       log({ event: "run_handed_to_follower", ...fields, runId });
       return;
@@ -106,11 +116,12 @@ async function startClaimed(message: JobMessage, claim: Result<ClaimedJob, Repor
     }
     case "failed": {
       const { error, retryable, unreachable } = started;
+      // The first delivery of this attempt may be handing its run over right now (the Queue can
+      // deliver a message twice at once): its failure to start another is not the attempt's.
+      if (task.redelivery) throw new Error(`the redelivered attempt could not find or start its run: ${error}`);
       const recorded = await report(() => coordinator.fail(message.jobId, message.attempt, { error, retryable, unreachable }));
       log({ event: "run_failed", ...fields, recorded: recorded.ok || recorded.code });
       return;
     }
   }
 }
-
-export const followerFor = (env: AppEnv, threadId: string) => env.RUN_FOLLOWER.getByName(threadId);

@@ -14,7 +14,9 @@ import { consumeDeadLetters, consumeJobs, isDeadLetterQueue } from "./consumer";
 import { ApiError, ERROR_STATUS } from "./http/errors";
 import { langGraphClient } from "./langgraph";
 import { log } from "./log";
-import { coordinatorFor, type EnqueueResult, type Failure, type JobMessage, type QueueCoordinator } from "./queue-do";
+import type { EnqueueResult, Failure, JobMessage } from "./coordinator/protocol";
+import type { QueueCoordinator } from "./queue-do";
+import { coordinatorFor } from "./rpc";
 import { sweepAll } from "./sweep";
 
 export { QueueCoordinator } from "./queue-do";

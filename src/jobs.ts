@@ -24,6 +24,9 @@ export type JobStatus = "queued" | "running" | "completed" | "failed" | "cancell
  */
 export type JobState = JobStatus | "delayed" | "dispatched";
 
+/** The states that hold one of the queue's MAX_CONCURRENCY slots: sent to a consumer, or running. */
+export const holdsSlot = (state: JobState): state is "dispatched" | "running" => state === "dispatched" || state === "running";
+
 export const TERMINAL_STATES: readonly JobState[] = ["completed", "failed", "cancelled"];
 export const isTerminal = (state: JobState): boolean => TERMINAL_STATES.includes(state);
 export const publicStatus = (state: JobState): JobStatus => (state === "delayed" || state === "dispatched" ? "queued" : state);

@@ -5,7 +5,8 @@
  */
 import { errorMessage, type StopReason } from "./langgraph";
 import { log } from "./log";
-import { jobIsOver, type JobMessage, type ProgressReport, type QueueCoordinator } from "./queue-do";
+import { jobIsOver, type JobMessage, type ProgressReport } from "./coordinator/protocol";
+import type { QueueCoordinator } from "./queue-do";
 
 /** Progress is forwarded at most this often, plus at every step change. */
 export const PROGRESS_INTERVAL_MS = 1000;

@@ -15,29 +15,12 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { runBudgetMs, type AppEnv } from "./config";
-import type { JobType, JsonObject } from "./jobs";
+import type { JsonObject } from "./jobs";
 import { errorMessage, langGraphClient, type RunOutcome, type StopReason } from "./langgraph";
 import { log } from "./log";
 import { ProgressReporter } from "./progress-reporter";
-import { coordinatorFor, HEARTBEAT_MS, LEASE_MS, type ReportRefusal, type Result } from "./queue-do";
-
-/** Everything needed to follow one attempt's run, without asking the coordinator again. */
-export interface FollowTask {
-  queueName: string;
-  jobId: string;
-  attempt: number;
-  threadId: string;
-  type: JobType;
-  payloadJson: string;
-  firstRun: boolean;
-  /** The LangGraph run; null for the workflows flavour, whose follow makes the call itself. */
-  runId: string | null;
-  /**
-   * An earlier attempt of the job found LangGraph unreachable (the claim's `afterOutage`): only
-   * then may the follow take a run that shows no sign of life for lost (LANGGRAPH_LOST_RUN_SECONDS).
-   */
-  afterOutage?: boolean;
-}
+import { HEARTBEAT_MS, type FollowTask, type ReportRefusal, type Result } from "./coordinator/protocol";
+import { coordinatorFor, withRetries } from "./rpc";
 
 /** How a follow ended: the outcome is recorded, the attempt was stopped, or the budget ran out. */
 export type FollowEnd = "recorded" | "stopped" | "detached";
@@ -190,16 +173,4 @@ export async function recordOutcome(
   );
   log({ event: `run_${outcome.status}`, ...fields, recorded: recorded.ok || recorded.code });
   return "recorded";
-}
-
-/** A call worth a few tries: losing its answer would cost a lease expiry and a retry. */
-export async function withRetries<T>(call: () => Promise<T>, tries = 3): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (attempt >= tries) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
-    }
-  }
 }

@@ -6,14 +6,14 @@
  *
  * Bounded (limits and reasons in sweep-plan.ts): at most 100 runs per queue per sweep, taking
  * turns over successive sweeps; at most 6 checks at once over all queues; no check starts after
- * 15 s and the sweep returns by 45 s; and once LangGraph is found unreachable, no further check
- * is made (the next sweep tries again).
+ * 15 s and the sweep returns by 45 s; and once LangGraph is found unreachable (a check got no
+ * answer, nor did a health probe), no further check is made (the next sweep tries again).
  */
 import type { AppEnv } from "./config";
 import { queueNames } from "./config";
 import { langGraphClient, type LangGraphClient, type RunCheck } from "./langgraph";
 import { log } from "./log";
-import { coordinatorFor } from "./queue-do";
+import { coordinatorFor } from "./rpc";
 import { forEachBounded, OutageBreaker, planChecks, Slots, SWEEP_LIMITS, sweepTurn, type PlannedCheck, type SweepLimits } from "./sweep-plan";
 
 type RunToCheck = { jobId: string; attempt: number; threadId: string; runId: string };

@@ -20,6 +20,7 @@
  */
 import { isTerminal, type JobState, type JobType, type Priority } from "../jobs";
 import { CLOSED, type Circuit } from "./circuit";
+import { MIGRATIONS, SCHEMA_VERSION } from "./migrations";
 import { BLOCK_SIZE, blockOf, ReadyPositions } from "./positions";
 
 export type JobRow = {
@@ -49,6 +50,12 @@ export type JobRow = {
   expires_at_ms: number | null;
   /** When this job's attempts first found LangGraph unreachable, until one finds it answering. */
   outage_since_ms: number | null;
+  /** Deliveries of the current attempt that reached the coordinator (claims, first and repeated). */
+  deliveries: number;
+  /** Leases that lapsed without the job being at fault; each requeued it without spending a retry. */
+  stalls: number;
+  /** Where the result is kept when it is too large for the row (an object key); `result` is null then. */
+  result_ref: string | null;
 };
 
 /** One entry of a job's history. */
@@ -72,10 +79,8 @@ export type JobUpdate = Partial<Mutable>;
 const UPDATABLE = new Set<keyof Mutable>([
   "state", "attempt", "retry_count", "progress", "current_step", "thread_id", "run_id",
   "result", "error", "started_at_ms", "attempt_started_at_ms", "ended_at_ms", "next_retry_at_ms",
-  "lease_until_ms", "expires_at_ms", "outage_since_ms",
+  "lease_until_ms", "expires_at_ms", "outage_since_ms", "deliveries", "stalls", "result_ref",
 ]);
-
-const SCHEMA_VERSION = 6;
 
 /**
  * A history grows no further past this many bytes, but for the event that ends the job: with a
@@ -83,126 +88,6 @@ const SCHEMA_VERSION = 6;
  * in the log all the same.
  */
 export const MAX_HISTORY_BYTES = 256 * 1024;
-
-/** Exported for the migration test, which builds an older schema to upgrade. */
-export const MIGRATIONS: Record<number, string> = {
-  1: `
-    CREATE TABLE jobs (
-      id TEXT PRIMARY KEY,
-      seq INTEGER NOT NULL UNIQUE,
-      type TEXT NOT NULL,
-      payload TEXT NOT NULL,
-      body_hash TEXT NOT NULL,
-      priority TEXT NOT NULL,
-      score INTEGER NOT NULL,
-      state TEXT NOT NULL,
-      attempt INTEGER NOT NULL DEFAULT 0,
-      claimed INTEGER NOT NULL DEFAULT 0,
-      retry_count INTEGER NOT NULL DEFAULT 0,
-      max_retries INTEGER NOT NULL,
-      progress INTEGER NOT NULL DEFAULT 0,
-      current_step TEXT,
-      thread_id TEXT,
-      run_id TEXT,
-      result TEXT,
-      error TEXT,
-      enqueued_at_ms INTEGER NOT NULL,
-      started_at_ms INTEGER,
-      attempt_started_at_ms INTEGER,
-      ended_at_ms INTEGER,
-      next_retry_at_ms INTEGER,
-      lease_until_ms INTEGER,
-      expires_at_ms INTEGER
-    );
-    CREATE INDEX jobs_ready ON jobs (score DESC, seq ASC) WHERE state = 'queued';
-    CREATE INDEX jobs_delayed ON jobs (next_retry_at_ms) WHERE state = 'delayed';
-    CREATE INDEX jobs_leased ON jobs (lease_until_ms) WHERE state = 'running';
-    CREATE INDEX jobs_expiring ON jobs (expires_at_ms) WHERE expires_at_ms IS NOT NULL;
-    CREATE INDEX jobs_by_state ON jobs (state, seq);
-    CREATE TABLE job_events (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      job_id TEXT NOT NULL,
-      at_ms INTEGER NOT NULL,
-      event TEXT NOT NULL,
-      attempt INTEGER NOT NULL,
-      detail TEXT
-    );
-    CREATE INDEX job_events_by_job ON job_events (job_id, seq);
-    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-  `,
-  // A dispatched job nobody has taken on yet is its own state, no longer `running` with claimed = 0.
-  2: `
-    UPDATE jobs SET state = 'dispatched' WHERE state = 'running' AND claimed = 0;
-    UPDATE counters SET value = (SELECT COUNT(*) FROM jobs WHERE state = 'running') WHERE name = 'state:running';
-    INSERT INTO counters (name, value) SELECT 'state:dispatched', COUNT(*) FROM jobs WHERE state = 'dispatched';
-    ALTER TABLE jobs DROP COLUMN claimed;
-    DROP INDEX jobs_leased;
-    CREATE INDEX jobs_leased ON jobs (lease_until_ms) WHERE state IN ('dispatched', 'running');
-  `,
-  // LangGraph outages: a job put back because LangGraph was unreachable remembers since when.
-  3: `
-    ALTER TABLE jobs ADD COLUMN outage_since_ms INTEGER;
-  `,
-  // Counters keyed by name alone (WITHOUT ROWID): a bump writes one row, not a row and its index entry.
-  4: `
-    CREATE TABLE counters_by_name (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-    INSERT INTO counters_by_name SELECT name, value FROM counters;
-    DROP TABLE counters;
-    ALTER TABLE counters_by_name RENAME TO counters;
-  `,
-  // Rows written per job cut from 43 to under 20 (issue #8): seq is the rowid (no separate unique
-  // index), the history moves into the job's row, the counters into one meta row, and the index
-  // over every job by state gives way to one over ended jobs (the other states have their own).
-  5: `
-    CREATE TABLE jobs_v5 (
-      seq INTEGER PRIMARY KEY,
-      id TEXT NOT NULL UNIQUE,
-      type TEXT NOT NULL,
-      payload TEXT NOT NULL,
-      body_hash TEXT NOT NULL,
-      priority TEXT NOT NULL,
-      score INTEGER NOT NULL,
-      state TEXT NOT NULL,
-      attempt INTEGER NOT NULL DEFAULT 0,
-      retry_count INTEGER NOT NULL DEFAULT 0,
-      max_retries INTEGER NOT NULL,
-      progress INTEGER NOT NULL DEFAULT 0,
-      current_step TEXT,
-      thread_id TEXT,
-      run_id TEXT,
-      result TEXT,
-      error TEXT,
-      enqueued_at_ms INTEGER NOT NULL,
-      started_at_ms INTEGER,
-      attempt_started_at_ms INTEGER,
-      ended_at_ms INTEGER,
-      next_retry_at_ms INTEGER,
-      lease_until_ms INTEGER,
-      expires_at_ms INTEGER,
-      outage_since_ms INTEGER,
-      history TEXT NOT NULL DEFAULT '[]'
-    );
-    INSERT INTO jobs_v5 (id, seq, type, payload, body_hash, priority, score, state, attempt, retry_count, max_retries, progress, current_step, thread_id, run_id, result, error, enqueued_at_ms, started_at_ms, attempt_started_at_ms, ended_at_ms, next_retry_at_ms, lease_until_ms, expires_at_ms, outage_since_ms, history)
-      SELECT id, seq, type, payload, body_hash, priority, score, state, attempt, retry_count, max_retries, progress, current_step, thread_id, run_id, result, error, enqueued_at_ms, started_at_ms, attempt_started_at_ms, ended_at_ms, next_retry_at_ms, lease_until_ms, expires_at_ms, outage_since_ms, (
-        SELECT json_group_array(json_object('at_ms', at_ms, 'event', event, 'attempt', attempt, 'detail', json(coalesce(detail, '{}'))))
-        FROM (SELECT * FROM job_events WHERE job_events.job_id = jobs.id ORDER BY job_events.seq)
-      ) FROM jobs;
-    DROP TABLE job_events;
-    DROP TABLE jobs;
-    ALTER TABLE jobs_v5 RENAME TO jobs;
-    CREATE INDEX jobs_ready ON jobs (score DESC, seq ASC) WHERE state = 'queued';
-    CREATE INDEX jobs_delayed ON jobs (next_retry_at_ms) WHERE state = 'delayed';
-    CREATE INDEX jobs_leased ON jobs (lease_until_ms) WHERE state IN ('dispatched', 'running');
-    CREATE INDEX jobs_expiring ON jobs (expires_at_ms) WHERE expires_at_ms IS NOT NULL;
-    CREATE INDEX jobs_ended ON jobs (state, seq) WHERE ended_at_ms IS NOT NULL;
-    INSERT OR REPLACE INTO meta (key, value) SELECT 'counters', json_group_object(name, value) FROM counters;
-    DROP TABLE counters;
-  `,
-  // A repeated enqueue compares the stored body itself, so a new job is not hashed (issue #8).
-  6: `
-    ALTER TABLE jobs DROP COLUMN body_hash;
-  `,
-};
 
 export interface Counters {
   queued: number;
@@ -221,7 +106,7 @@ export interface Counters {
 const STATE_COUNTER = (state: JobState) => `state:${state}`;
 
 /** Every column but the history, which only `events` reads. */
-const JOB = "id, seq, type, payload, priority, score, state, attempt, retry_count, max_retries, progress, current_step, thread_id, run_id, result, error, enqueued_at_ms, started_at_ms, attempt_started_at_ms, ended_at_ms, next_retry_at_ms, lease_until_ms, expires_at_ms, outage_since_ms";
+const JOB = "id, seq, type, payload, priority, score, state, attempt, retry_count, max_retries, progress, current_step, thread_id, run_id, result, error, enqueued_at_ms, started_at_ms, attempt_started_at_ms, ended_at_ms, next_retry_at_ms, lease_until_ms, expires_at_ms, outage_since_ms, deliveries, stalls, result_ref";
 
 /** Where a queued job stands in `listQueued`'s order: a dispatched job ahead of every score. */
 const DISPATCHED_RANK = 1000;

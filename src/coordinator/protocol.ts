@@ -1,10 +1,10 @@
 /**
- * What the coordinator's callers and it exchange: the Queue message, a claimed attempt, the
- * reports of consumers and run followers, the discriminated results, and the time limits they
- * all keep to.
+ * What the coordinator's callers and it exchange: a new job, the Queue message, a claimed
+ * attempt, the task a run follower follows, the reports of consumers and run followers, the
+ * discriminated results, and the time limits they all keep to. It imports nothing of the HTTP
+ * layer or of LangGraph, so every side can import it.
  */
-import type { JobStatus } from "../jobs";
-import type { FollowTask } from "../run-follower";
+import type { JobStatus, JobType, JsonObject, Priority } from "../jobs";
 
 /** Time a dispatched job has to be claimed by a consumer before it goes back to the queue. */
 export const DISPATCH_LEASE_MS = 60_000;
@@ -13,8 +13,26 @@ export const LEASE_MS = 30_000;
 export const HEARTBEAT_MS = 10_000;
 /** Results larger than this are refused: a DO SQLite row holds at most 2 MB. */
 export const MAX_RESULT_BYTES = 1024 * 1024;
+/** Lapsed leases (and dead-lettered deliveries that never reached the coordinator) a job may have without spending a retry. */
+export const MAX_STALLS = 3;
 /** Cancelled or failed jobs whose LangGraph run the sweep makes sure is stopped (it runs every minute). */
 export const RECENTLY_STOPPED_MS = 3 * 60_000;
+
+/** A job to enqueue, as the HTTP layer validated it (defaults applied, id chosen). */
+export interface NewJob {
+  id: string;
+  type: JobType;
+  payload: JsonObject;
+  priority: Priority;
+  maxRetries: number;
+}
+
+/** Which jobs `list` returns: one status (or all), a page of `limit` after `cursor`. */
+export interface ListQuery {
+  status?: JobStatus;
+  limit: number;
+  cursor?: string;
+}
 
 export interface JobMessage {
   queueName: string;
@@ -22,14 +40,41 @@ export interface JobMessage {
   attempt: number;
 }
 
+/** Everything needed to follow one attempt's run, without asking the coordinator again. */
+export interface FollowTask {
+  queueName: string;
+  jobId: string;
+  attempt: number;
+  threadId: string;
+  type: JobType;
+  payloadJson: string;
+  firstRun: boolean;
+  /** The LangGraph run; null for the workflows flavour, whose follow makes the call itself. */
+  runId: string | null;
+  /**
+   * An earlier attempt of the job found LangGraph unreachable (the claim's `afterOutage`): only
+   * then may the follow take a run that shows no sign of life for lost (LANGGRAPH_LOST_RUN_SECONDS).
+   */
+  afterOutage?: boolean;
+}
+
+/** Why a run is no longer followed: the coordinator's refusal, and whether the job is over. */
+export interface StopReason {
+  code: string;
+  /** Cancelled or ended: its run must stop too. Otherwise a newer attempt may be following it. */
+  jobOver: boolean;
+}
+
 /**
  * What a consumer needs to start an attempt it has claimed, and its follower to follow it. The
  * payload travels as JSON text (`payloadJson`): RPC types cannot carry an arbitrary JSON object
  * type. `threadId` is the job's LangGraph thread, the same for every attempt; `firstRun` says no
  * earlier attempt was ever claimed, so the thread has no run yet; `afterOutage` that an earlier
- * attempt found LangGraph unreachable, so a run it left "running" may be one LangGraph lost.
+ * attempt found LangGraph unreachable, so a run it left "running" may be one LangGraph lost;
+ * `redelivery` that this attempt was claimed before (the Queue delivered it again because the
+ * hand-over to the follower failed): the run may exist already, and must be found, not started.
  */
-export type ClaimedJob = Omit<FollowTask, "runId"> & { retryCount: number; afterOutage: boolean };
+export type ClaimedJob = Omit<FollowTask, "runId"> & { retryCount: number; afterOutage: boolean; redelivery: boolean };
 
 /** A job whose LangGraph run the sweep should look at. */
 export interface RunToCheck {
@@ -66,10 +111,10 @@ export type Result<T, Code extends string> = { ok: true; data: T } | Failure<Cod
  * Why a consumer's report was refused; in each case it must stop working on the attempt. The
  * job is over (its LangGraph run should stop too) unless another attempt has taken it on.
  */
-export type ReportRefusal = "JOB_NOT_FOUND" | "JOB_CANCELLED" | "JOB_ENDED" | "STALE_ATTEMPT" | "DUPLICATE_DELIVERY";
+export type ReportRefusal = "JOB_NOT_FOUND" | "JOB_CANCELLED" | "JOB_ENDED" | "STALE_ATTEMPT";
 
 /** A newer attempt may be following the same LangGraph run: only a job that is over stops it. */
-export const jobIsOver = (refusal: ReportRefusal): boolean => refusal !== "STALE_ATTEMPT" && refusal !== "DUPLICATE_DELIVERY";
+export const jobIsOver = (refusal: ReportRefusal): boolean => refusal !== "STALE_ATTEMPT";
 
 export interface EnqueueData {
   jobId: string;
@@ -79,7 +124,7 @@ export interface EnqueueData {
   queuePosition: number;
 }
 
-type EnqueueRefusal = (Failure<"QUEUE_FULL"> & { retryAfterSeconds: number }) | Failure<"JOB_ID_CONFLICT">;
+export type EnqueueRefusal = (Failure<"QUEUE_FULL"> & { retryAfterSeconds: number }) | Failure<"JOB_ID_CONFLICT">;
 
 export type EnqueueResult = { ok: true; created: boolean; data: EnqueueData } | EnqueueRefusal;
 

@@ -27,12 +27,19 @@ export class JobViews {
       completedJobs: c.completed,
       failedJobs: c.failed,
       cancelledJobs: c.cancelled,
-      averageProcessTime: c.completedTotal > 0 ? Math.round(c.processMsTotal / c.completedTotal / 1000) : 0,
+      // Seconds, to the millisecond: a queue of sub-second jobs must not read 0.
+      averageProcessTime: c.completedTotal > 0 ? Math.round(c.processMsTotal / c.completedTotal) / 1000 : 0,
       successRate: ended > 0 ? Math.round((c.completedTotal / ended) * 1000) / 1000 : null,
       capacity: this.config.capacity,
       concurrency: this.config.concurrency,
       langgraph: circuitView(this.store.circuit()),
     };
+  }
+
+  /** Jobs that count against capacity: queued, waiting to retry, dispatched and running. */
+  activeJobs(): number {
+    const c = this.store.counters();
+    return c.queued + c.delayed + c.dispatched + c.running;
   }
 
   /** Slots taken: dispatched jobs waiting for a consumer, and running ones. */
@@ -94,6 +101,7 @@ export class JobViews {
       nextRetryAt: toIso(job.next_retry_at_ms),
       result: job.result === null ? null : (JSON.parse(job.result) as JsonValue),
       error: job.error,
+      threadId: job.thread_id,
     };
   }
 

@@ -29,6 +29,8 @@ export const CONFIG = {
   probeFirstMs: 1000,
   probeMaxMs: 15_000,
   recentlyStoppedMs: 3 * 60_000,
+  /** Stalls (lapsed leases, dead-lettered deliveries that never reached the coordinator) a job may have without spending a retry. */
+  maxStalls: 3,
   /** What the coordinator assumes a job takes before it has finished one. */
   defaultProcessSeconds: 60,
 } as const;
@@ -84,7 +86,11 @@ export interface ModelJob {
   expiresAt: number | null;
   /** When this job's attempts first found LangGraph unreachable, until one found it answering. */
   outageSince: number | null;
+  /** First claims of its attempts (a redelivery is not one). */
   claims: number;
+  /** Deliveries of the current attempt that reached the coordinator, redeliveries included. */
+  deliveries: number;
+  stalls: number;
   events: ModelEvent[];
 }
 
@@ -100,7 +106,7 @@ export interface Circuit {
 }
 const CLOSED: Circuit = { state: "closed", openedAt: null, probeAt: null, probeDelayMs: 0, probe: null, closedAt: null };
 
-export type Refusal = "JOB_NOT_FOUND" | "JOB_CANCELLED" | "JOB_ENDED" | "STALE_ATTEMPT" | "DUPLICATE_DELIVERY";
+export type Refusal = "JOB_NOT_FOUND" | "JOB_CANCELLED" | "JOB_ENDED" | "STALE_ATTEMPT";
 
 export interface ProgressUpdate {
   progress?: number;
@@ -207,7 +213,7 @@ export class CoordinatorModel {
       id, seq: ++this.seq, body, priority, maxRetries, state: "queued", attempt: 0, retryCount: 0, progress: 0,
       currentStep: null, runId: null, threadId: null, result: null, error: null, enqueuedAt: this.now, startedAt: null,
       attemptStartedAt: null, endedAt: null, nextRetryAt: null, leaseUntil: null, expiresAt: null, outageSince: null,
-      claims: 0, events: [],
+      claims: 0, deliveries: 0, stalls: 0, events: [],
     };
     this.jobs.set(id, job);
     this.record(job, "queued", { priority, type: body.type });
@@ -236,22 +242,29 @@ export class CoordinatorModel {
     if (job.state === "cancelled") return "JOB_CANCELLED";
     if (TERMINAL.includes(job.state)) return "JOB_ENDED";
     if (!inFlight(job.state) || job.attempt !== attempt) return "STALE_ATTEMPT";
-    if (job.state !== expected) return expected === "dispatched" ? "DUPLICATE_DELIVERY" : "STALE_ATTEMPT";
+    if (job.state !== expected) return "STALE_ATTEMPT";
     return null;
   }
 
+  /** A claim; a repeated delivery of the running attempt is answered too (to finish its hand-over), changing only its lease. */
   claim(id: string, attempt: number) {
     const job = this.jobs.get(id);
-    const refused = this.refusal(job, attempt, "dispatched");
+    const redelivery = job?.state === "running" && job.attempt === attempt;
+    const refused = redelivery ? null : this.refusal(job, attempt, "dispatched");
     if (refused || !job) return { ok: false as const, code: refused! };
     const firstRun = job.startedAt === null;
     const afterOutage = job.outageSince !== null;
-    Object.assign(job, { state: "running", startedAt: job.startedAt ?? this.now, attemptStartedAt: this.now, leaseUntil: this.now + CONFIG.leaseMs });
-    job.claims++;
-    this.record(job, "started", { retryCount: job.retryCount });
+    Object.assign(job, { state: "running", startedAt: job.startedAt ?? this.now, attemptStartedAt: job.attemptStartedAt ?? this.now, leaseUntil: this.now + CONFIG.leaseMs });
+    job.deliveries++;
+    if (redelivery) {
+      this.record(job, "redelivered", { deliveries: job.deliveries });
+    } else {
+      job.claims++;
+      this.record(job, "started", { retryCount: job.retryCount });
+    }
     return {
       ok: true as const,
-      data: { jobId: id, type: job.body.type, payloadJson: JSON.stringify(job.body.payload), attempt, retryCount: job.retryCount, threadId: job.threadId, firstRun, afterOutage },
+      data: { jobId: id, type: job.body.type, payloadJson: JSON.stringify(job.body.payload), attempt, retryCount: job.retryCount, threadId: job.threadId, firstRun, afterOutage, redelivery },
     };
   }
 
@@ -304,12 +317,15 @@ export class CoordinatorModel {
     return { ok: true as const, data: { state } };
   }
 
-  /** The dead-letter consumer: the Queue gave up delivering this attempt. */
+  /**
+   * The dead-letter consumer: the Queue gave up delivering this attempt. Never claimed: the
+   * coordinator was not reached, a stall. Claimed: the consumer kept failing on it, a failed attempt.
+   */
   deadLetter(id: string, attempt: number): boolean {
     const job = this.jobs.get(id);
     if (!job || !inFlight(job.state) || job.attempt !== attempt) return false;
-    this.failedTotal++;
-    this.end(job, "failed", {}, /delivery failed/);
+    if (job.state === "dispatched") this.stall(job, /no delivery .* reached the coordinator/);
+    else this.failAttempt(job, { error: `the consumer failed on all ${job.deliveries} deliveries of attempt ${attempt} that reached the coordinator`, retryable: true });
     this.dispatch();
     return true;
   }
@@ -333,12 +349,15 @@ export class CoordinatorModel {
       this.circuit = { ...this.circuit, state: "half_open", probeAt: null };
     }
     for (const job of this.list("delayed")) {
-      if ((job.nextRetryAt as number) <= this.now) Object.assign(job, { state: "queued", nextRetryAt: null });
+      if ((job.nextRetryAt as number) > this.now) continue;
+      Object.assign(job, { state: "queued", nextRetryAt: null });
+      this.record(job, "retry_due", { retryCount: job.retryCount });
     }
     for (const job of this.list("dispatched", "running")) {
       if (job.leaseUntil! > this.now) continue;
       if (job.state === "running") {
-        this.failAttempt(job, { error: "lease expired", retryable: true }, /lease expired/);
+        // Not the job's doing: a stall, back to the queue unspent, up to maxStalls.
+        this.stall(job, /lease expired/);
       } else {
         // Sent but never claimed: not the job's fault, no retry spent.
         Object.assign(job, { state: "queued", leaseUntil: null });
@@ -385,7 +404,7 @@ export class CoordinatorModel {
     const candidates = this.circuit.state === "half_open" ? [ready.find((job) => job.outageSince === null) ?? ready[0]].filter((job) => job !== undefined) : ready;
     const sent = candidates.slice(0, Math.max(0, allowed));
     for (const job of sent) {
-      Object.assign(job, { state: "dispatched", attempt: job.attempt + 1, attemptStartedAt: null, leaseUntil: this.now + CONFIG.dispatchLeaseMs });
+      Object.assign(job, { state: "dispatched", attempt: job.attempt + 1, attemptStartedAt: null, leaseUntil: this.now + CONFIG.dispatchLeaseMs, deliveries: 0 });
       this.record(job, "dispatched");
     }
     if (this.circuit.state === "half_open" && sent[0]) this.circuit = { ...this.circuit, probe: { id: sent[0].id, attempt: sent[0].attempt } };
@@ -423,6 +442,17 @@ export class CoordinatorModel {
     this.failedTotal++;
     this.end(job, "failed", {}, error);
     return "failed";
+  }
+
+  /** A stall: back to the queue without spending a retry, or, past maxStalls, a failed attempt. */
+  private stall(job: ModelJob, reason: RegExp): void {
+    job.stalls++;
+    if (job.stalls > CONFIG.maxStalls) {
+      this.failAttempt(job, { error: "stalled", retryable: true }, new RegExp(`${reason.source}.*stalled ${job.stalls} times`));
+      return;
+    }
+    Object.assign(job, { state: "queued", leaseUntil: null });
+    this.record(job, "stalled", { stalls: job.stalls });
   }
 
   /** A job completed; its run time (the attempt's, unless LangGraph says otherwise) feeds the averages. */

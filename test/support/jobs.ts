@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { JobInput } from "../../src/http/api-schema";
 import type { JobMessage, QueueCoordinator } from "../../src/queue-do";
-import type { FollowTask } from "../../src/run-follower";
+import type { FollowTask } from "../../src/coordinator/protocol";
 
 /** A coordinator of its own for each test, so tests never see each other's jobs. */
 export function freshCoordinator(): DurableObjectStub<QueueCoordinator> {

@@ -78,14 +78,43 @@ describe("job consumer", () => {
   });
 });
 
+describe("a hand-over that failed after the claim", () => {
+  it("is finished by the Queue's redelivery of the same attempt: the job runs once, on its first attempt, spending no retry", async () => {
+    const id = `handover-${crypto.randomUUID()}`;
+    const { queue, message } = await dispatched(id, { delayMs: 200 }, 0);
+    // Injected fault: the follower cannot be reached (this runtime cannot make a Durable Object unreachable by itself).
+    const unreachableFollower = { getByName: () => ({ follow: () => Promise.reject(new Error("follower unreachable (injected)")) }) };
+    await expect(runJobMessage(message, { ...env, RUN_FOLLOWER: unreachableFollower as unknown as typeof env.RUN_FOLLOWER })).rejects.toThrow(/injected/);
+    expect(await statusOf(queue, id)).toMatchObject({ status: "running", retryCount: 0 });
+    // The Queue delivers the message again: the redelivery finishes the hand-over.
+    const result = await deliver("queue-worker-jobs", [message]);
+    expect(result.explicitAcks).toEqual(["msg-0"]);
+    expect(await waitForStatus(queue, id, "completed")).toMatchObject({ retryCount: 0, result: { call: 1 } });
+    expect(await workflowCalls(id)).toBe(1);
+    const history = await queue.history(id);
+    expect(history.ok && history.data.events.map((e) => e.event)).toEqual(["queued", "dispatched", "started", "redelivered", "completed"]);
+  });
+});
+
 describe("dead-letter consumer", () => {
-  it("fails a job whose deliveries kept crashing the consumer", async () => {
-    const id = `poison-${crypto.randomUUID()}`;
-    const { queue, message } = await dispatched(id);
+  it("puts back, unspent, a job whose deliveries never reached the coordinator", async () => {
+    const id = `blip-${crypto.randomUUID()}`;
+    const { queue, message } = await dispatched(id, {}, 0);
     const result = await deliver("queue-worker-jobs-dlq", [message]);
     expect(result.explicitAcks).toEqual(["msg-0"]);
-    const status = await statusOf(queue, id);
-    expect(status.status).toBe("failed");
-    expect(status.error).toMatch(/delivery failed/);
+    // Back in the queue and, a slot being free, dispatched again as attempt 2, with maxRetries 0 untouched.
+    expect(await statusOf(queue, id)).toMatchObject({ status: "queued", retryCount: 0, error: null });
+    const history = await queue.history(id);
+    expect(history.ok && history.data.events.map((e) => e.event)).toEqual(["queued", "dispatched", "stalled", "dispatched"]);
+  });
+
+  it("fails the attempt of a job whose claimed deliveries kept crashing the consumer, with the true count", async () => {
+    const id = `poison-${crypto.randomUUID()}`;
+    const { queue, message } = await dispatched(id, {}, 0);
+    for (let i = 0; i < 2; i++) expect(await queue.claim(id, 1)).toMatchObject({ ok: true });
+    await deliver("queue-worker-jobs-dlq", [message]);
+    expect(await statusOf(queue, id)).toMatchObject({
+      status: "failed", error: "the consumer failed on all 2 deliveries of attempt 1 that reached the coordinator",
+    });
   });
 });

@@ -16,12 +16,12 @@ type Stub = DurableObjectStub<QueueCoordinator>;
 /** Replaces the object's Queue binding (and, if given, its limits and send timeout) until `restore` is called. */
 async function withQueue(queue: Stub, sendBatch: (messages: MessageSendRequest[]) => Promise<unknown>, config: Partial<QueueConfig> = {}, sendTimeoutMs?: number) {
   await runInDurableObject(queue, (instance) => {
-    const inner = instance as unknown as { env: Env; config: QueueConfig; sendTimeoutMs: number; realEnv?: Env; realConfig?: QueueConfig };
+    const inner = instance as unknown as { env: Env; config: QueueConfig; dispatcher: { sendTimeoutMs: number }; realEnv?: Env; realConfig?: QueueConfig };
     inner.realEnv ??= inner.env;
     inner.realConfig ??= inner.config;
     inner.env = { ...inner.realEnv, JOB_QUEUE: { ...inner.realEnv.JOB_QUEUE, sendBatch } as unknown as Queue };
     inner.config = { ...inner.realConfig, ...config };
-    if (sendTimeoutMs !== undefined) inner.sendTimeoutMs = sendTimeoutMs;
+    if (sendTimeoutMs !== undefined) inner.dispatcher.sendTimeoutMs = sendTimeoutMs;
   });
 }
 

@@ -24,9 +24,16 @@ async function running(id: string, overrides: Parameters<typeof job>[1] = {}) {
 
 
 describe("claims", () => {
-  it("gives an attempt to its first delivery only", async () => {
-    const { queue } = await running("dup");
-    expect(await queue.claim("dup", 1)).toMatchObject({ ok: false, code: "DUPLICATE_DELIVERY" });
+  it("answers a repeated delivery of the running attempt as a redelivery, so its hand-over can be finished, without a second start", async () => {
+    const { queue, now } = await running("dup");
+    // The first delivery claimed the attempt, then failed to hand the run over: the Queue delivers it again.
+    expect(await queue.claim("dup", 1, now + 5000)).toMatchObject({ ok: true, data: { attempt: 1, redelivery: true, firstRun: false } });
+    const history = await queue.history("dup");
+    expect(history.ok && history.data.events.map((e) => e.event)).toEqual(["queued", "dispatched", "started", "redelivered"]);
+    // The lease is renewed from the redelivery; the attempt's start time is the first claim's.
+    expect(await statusOf(queue, "dup")).toMatchObject({ status: "running", retryCount: 0, startedAt: new Date(now).toISOString() });
+    expect(await runInDurableObject(queue, (_, state) => state.storage.sql.exec("SELECT deliveries, lease_until_ms FROM jobs WHERE id = 'dup'").one()))
+      .toEqual({ deliveries: 2, lease_until_ms: now + 5000 + LEASE_MS });
   });
 
   it("claims a whole delivery in one call, answering each message as a claim of its own would", async () => {
@@ -37,7 +44,8 @@ describe("claims", () => {
     const answers = await queue.claimBatch([
       { jobId: "first", attempt: 1 }, { jobId: "first", attempt: 1 }, { jobId: "second", attempt: 2 }, { jobId: "nope", attempt: 1 }, { jobId: "second", attempt: 1 },
     ], now);
-    expect(answers.map((answer) => (answer.ok ? answer.data.jobId : answer.code))).toEqual(["first", "DUPLICATE_DELIVERY", "STALE_ATTEMPT", "JOB_NOT_FOUND", "second"]);
+    expect(answers.map((answer) => (answer.ok ? `${answer.data.jobId}${answer.data.redelivery ? " again" : ""}` : answer.code)))
+      .toEqual(["first", "first again", "STALE_ATTEMPT", "JOB_NOT_FOUND", "second"]);
     for (const id of ["first", "second"]) {
       const history = await queue.history(id);
       expect(history.ok && history.data.events.filter((e) => e.event === "started")).toHaveLength(1);
@@ -154,18 +162,29 @@ describe("retries", () => {
 });
 
 describe("leases", () => {
-  it("returns a job whose consumer went silent to the queue as a retry", async () => {
+  it("returns a job whose follower went silent to the queue as a stall, spending no retry, up to 3 times; then a lapse is a retry", async () => {
     const { queue, now } = await running("crashed");
     await queue.report("crashed", 1, { progress: 50 }, now + 20_000);
     // The heartbeat moved the lease: nothing expires at the first lease's end.
     await queue.runTimers(now + LEASE_MS + 1);
     expect((await statusOf(queue, "crashed")).status).toBe("running");
-    await queue.runTimers(now + 20_000 + LEASE_MS);
+    let at = now + 20_000 + LEASE_MS;
+    await queue.runTimers(at);
+    // Stalled, not failed: back in the queue (and, a slot being free, dispatched again) with its retries intact.
+    expect(await statusOf(queue, "crashed")).toMatchObject({ status: "queued", retryCount: 0, error: null });
+    // The silent follower's late report is refused: attempt 2 is current.
+    expect(await queue.complete("crashed", 1, {})).toMatchObject({ ok: false, code: "STALE_ATTEMPT" });
+    for (const attempt of [2, 3, 4]) {
+      expect(await queue.claim("crashed", attempt, at)).toMatchObject({ ok: true });
+      at += LEASE_MS;
+      await queue.runTimers(at);
+    }
+    // The fourth lapse is past the stall limit: a failed attempt, with a retry spent.
     const after = await statusOf(queue, "crashed");
     expect(after).toMatchObject({ status: "queued", retryCount: 1 });
-    expect(after.error).toMatch(/lease expired/);
-    // The crashed consumer's late report is refused.
-    expect(await queue.complete("crashed", 1, {})).toMatchObject({ ok: false, code: "STALE_ATTEMPT" });
+    expect(after.error).toMatch(/lease expired.*stalled 4 times/);
+    const history = await queue.history("crashed");
+    expect(history.ok && history.data.events.filter((e) => e.event === "stalled").map((e) => (e.detail as { stalls: number }).stalls)).toEqual([1, 2, 3]);
   });
 
   it("puts a dispatched job nobody claimed back in the queue without spending a retry", async () => {
@@ -312,14 +331,28 @@ describe("restart", () => {
 });
 
 describe("dead letters", () => {
-  it("fails the job whose delivery kept crashing the consumer, once", async () => {
+  it("puts back, unspent, a job none of whose deliveries reached the coordinator (a coordinator blip is not the job's fault)", async () => {
     const queue = freshCoordinator();
-    await queue.enqueue(job("poison"));
-    expect(await queue.deadLetter("poison", 1, 4)).toBe(true);
+    const now = Date.now();
+    await queue.enqueue(job("blip", { maxRetries: 0 }), now);
+    // Every claim of attempt 1 failed to reach the coordinator; the Queue gave up on the message.
+    expect(await queue.deadLetter("blip", 1, now + 15_000)).toBe("queued");
+    expect(await statusOf(queue, "blip")).toMatchObject({ status: "queued", retryCount: 0, error: null });
+    // Dispatched again at once (a slot is free): with maxRetries 0 it still gets its run.
+    expect(await queue.claim("blip", 2, now + 15_000)).toMatchObject({ ok: true, data: { firstRun: true } });
+    expect(await queue.deadLetter("blip", 1, now + 15_000)).toBeNull();
+  });
+
+  it("fails the attempt of a job whose claimed deliveries kept crashing the consumer, counting the deliveries that reached the coordinator", async () => {
+    const queue = freshCoordinator();
+    const now = Date.now();
+    await queue.enqueue(job("poison", { maxRetries: 1 }), now);
+    for (let delivery = 0; delivery < 3; delivery++) expect(await queue.claim("poison", 1, now + delivery * 2000)).toMatchObject({ ok: true });
+    expect(await queue.deadLetter("poison", 1, now + 15_000)).toBe("delayed");
     const status = await statusOf(queue, "poison");
-    expect(status.status).toBe("failed");
-    expect(status.error).toMatch(/delivery failed.*4 deliveries/);
-    expect(await queue.deadLetter("poison", 1, 4)).toBe(false);
+    expect(status).toMatchObject({ status: "queued", retryCount: 1 });
+    expect(status.error).toBe("the consumer failed on all 3 deliveries of attempt 1 that reached the coordinator");
+    expect(await queue.deadLetter("poison", 1, now + 15_000)).toBeNull();
   });
 });
 
@@ -359,8 +392,8 @@ describe("reconciliation", () => {
     await queue.enqueue(job("no-run-yet"), now);
     const { unfinished } = await queue.runsToCheck(now);
     expect(unfinished).toEqual([{ jobId: "orphan", attempt: 1, threadId, runId: "r-9" }]);
-    // The consumer died; its lease expired and a retry is waiting. The run had succeeded.
-    await queue.runTimers(now + LEASE_MS);
+    // The follower lost the stream and a retry is waiting. The run had succeeded.
+    await queue.fail("orphan", 1, { error: "the stream kept breaking", retryable: true }, now + LEASE_MS);
     expect((await statusOf(queue, "orphan")).status).toBe("queued");
     // The run took 4 s by LangGraph's clock: that, not the lease and backoff since the attempt began, is its process time.
     expect(await queue.recordFinishedRun("orphan", 1, { researchData: 1 }, 4000, now + 5 * LEASE_MS)).toBe(true);

@@ -6,7 +6,8 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { JobStore, MIGRATIONS, type JobRow } from "../../src/coordinator/job-store";
+import { JobStore, type JobRow } from "../../src/coordinator/job-store";
+import { MIGRATIONS } from "../../src/coordinator/migrations";
 import { BLOCK_SIZE } from "../../src/coordinator/positions";
 import { freshCoordinator } from "../support/jobs";
 
@@ -17,7 +18,7 @@ function newJob(id: string, score: number, now: number): Omit<JobRow, "seq"> {
     id, type: "data_sync", payload: "{}", priority: score === 100 ? "high" : score === 50 ? "medium" : "low", score,
     state: "queued", attempt: 0, retry_count: 0, max_retries: 3, progress: 0, current_step: null, thread_id: null, run_id: null,
     result: null, error: null, enqueued_at_ms: now, started_at_ms: null, attempt_started_at_ms: null, ended_at_ms: null,
-    next_retry_at_ms: null, lease_until_ms: null, expires_at_ms: null, outage_since_ms: null,
+    next_retry_at_ms: null, lease_until_ms: null, expires_at_ms: null, outage_since_ms: null, deliveries: 0, stalls: 0, result_ref: null,
   };
 }
 
@@ -111,7 +112,7 @@ describe("schema upgrade from v4", () => {
     });
     expect(await queue.history("waiting")).toMatchObject({ ok: true, data: { events: [{ event: "queued", detail: {} }] } });
     expect(await queue.status("done")).toMatchObject({ ok: true, data: { status: "completed", result: { ok: true } } });
-    expect(await queue.stats()).toMatchObject({ totalJobs: 2, completedJobs: 1, averageProcessTime: 2, successRate: 1 });
+    expect(await queue.stats()).toMatchObject({ totalJobs: 2, completedJobs: 1, averageProcessTime: 1.5, successRate: 1 });
     // The body hash is gone (v6): a repeated enqueue is told from a conflict by the stored body.
     const waiting = { id: "waiting", type: "data_sync", priority: "high", maxRetries: 3 } as const;
     expect(await queue.enqueue({ ...waiting, payload: { b: 2 } })).toMatchObject({ ok: true, created: false });

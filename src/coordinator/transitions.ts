@@ -1,0 +1,100 @@
+/**
+ * The moves every part of the coordinator makes a job take: to a terminal state, back to the
+ * queue (a retry, an outage, a stall), and the LangGraph circuit they open and close. Each is
+ * called inside a store transaction; counters are bumped here and nowhere else.
+ */
+import { backoffDelayMs, toIso, type JobState } from "../jobs";
+import { log } from "../log";
+import { answered, answeredSince, tripped, type Circuit } from "./circuit";
+import { jobEvent, type CoordinatorHost } from "./host";
+import type { JobRow, JobUpdate } from "./job-store";
+import { MAX_STALLS, type AttemptFailure } from "./protocol";
+
+export class Transitions {
+  constructor(private readonly host: CoordinatorHost) {}
+
+  /** Completes a job; its run time feeds the queue's and the job type's averages. */
+  complete(job: JobRow, result: Pick<JobRow, "result" | "result_ref">, now: number, detail: Record<string, unknown>, durationMs: number, update: JobUpdate = {}): void {
+    const { store } = this.host;
+    store.bump("completed_total", 1);
+    store.bump("process_ms_total", durationMs);
+    store.bump(`completed:${job.type}`, 1);
+    store.bump(`process_ms:${job.type}`, durationMs);
+    this.end(job, "completed", now, { durationMs, ...detail }, { ...update, ...result, progress: 100, error: null });
+  }
+
+  /** Moves a job to a terminal state; its record expires RESULT_TTL_SECONDS later. */
+  end(job: JobRow, state: "completed" | "failed" | "cancelled", now: number, detail: Record<string, unknown>, update: JobUpdate = {}): void {
+    if (state === "failed") this.host.store.bump("failed_total", 1);
+    this.host.store.update(job, {
+      ...update, state, ended_at_ms: now, expires_at_ms: now + this.host.config.resultTtlMs,
+      lease_until_ms: null, next_retry_at_ms: null,
+    }, jobEvent(this.host, job, state, now, detail));
+  }
+
+  /**
+   * Puts a job whose attempt found LangGraph unreachable back in the queue, schedules a retry,
+   * or fails the job for good; returns the state it is left in. `update` goes along with the
+   * change (what the attempt showed of LangGraph).
+   */
+  failAttempt(job: JobRow, failure: AttemptFailure, now: number, update: JobUpdate = {}): JobState {
+    const { store, config } = this.host;
+    if (failure.unreachable && answeredSince(store.circuit(), job.outage_since_ms)) {
+      failure = { error: `${failure.error} (LangGraph answered other jobs meanwhile)`, retryable: true };
+    } else if (failure.unreachable) {
+      this.setCircuit(tripped(store.circuit(), now), now);
+      const outageSinceMs = job.outage_since_ms ?? now;
+      if (now - outageSinceMs < config.jobTimeoutMs) {
+        store.update(job, { ...update, state: "queued", lease_until_ms: null, error: failure.error, outage_since_ms: outageSinceMs },
+          jobEvent(this.host, job, "outage", now, { error: failure.error, outageSince: toIso(outageSinceMs) }));
+        return "queued";
+      }
+      failure = { error: `LangGraph unreachable for more than ${config.jobTimeoutMs / 1000}s: ${failure.error}`, retryable: false };
+    }
+    if (failure.retryable && job.retry_count < job.max_retries) {
+      const retryNumber = job.retry_count + 1;
+      const nextRetryAtMs = now + backoffDelayMs(retryNumber, { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs });
+      store.update(job, {
+        ...update, state: "delayed", retry_count: retryNumber, next_retry_at_ms: nextRetryAtMs, lease_until_ms: null, error: failure.error,
+      }, jobEvent(this.host, job, "retry_scheduled", now, { error: failure.error, retryCount: retryNumber, nextRetryAt: toIso(nextRetryAtMs) }));
+      return "delayed";
+    }
+    this.end(job, "failed", now, { error: failure.error, retriesExhausted: failure.retryable }, { ...update, error: failure.error });
+    return "failed";
+  }
+
+  /**
+   * The job stalled: its lease lapsed, or its delivery was dead-lettered, for a reason that is not
+   * its own (the coordinator was slow or unreachable, the Worker died). It goes back to the queue
+   * without spending a retry, as BullMQ's stalled jobs do; past MAX_STALLS, a stall is a failed
+   * attempt like any other, so a job that keeps stalling still ends.
+   */
+  stall(job: JobRow, reason: string, now: number): JobState {
+    if (job.stalls >= MAX_STALLS) {
+      return this.failAttempt(job, { error: `${reason}; stalled ${job.stalls + 1} times`, retryable: true }, now, { stalls: job.stalls + 1 });
+    }
+    this.host.store.update(job, { state: "queued", lease_until_ms: null, stalls: job.stalls + 1 },
+      jobEvent(this.host, job, "stalled", now, { reason, stalls: job.stalls + 1 }));
+    return "queued";
+  }
+
+  /**
+   * Something an attempt did shows LangGraph answering: the circuit's outage is over, and so is
+   * the job's; returns the change that ends the job's, to go with the attempt's own.
+   */
+  langGraphAnswered(job: JobRow, now: number): JobUpdate {
+    this.setCircuit(answered(this.host.store.circuit(), now), now);
+    return job.outage_since_ms === null ? {} : { outage_since_ms: null };
+  }
+
+  /** Saves a changed circuit and says so in the log. */
+  setCircuit(next: Circuit, now: number): void {
+    const { store, queueName } = this.host;
+    const current = store.circuit();
+    if (JSON.stringify(next) === JSON.stringify(current)) return;
+    store.saveCircuit(next);
+    if (next.state !== current.state) {
+      log({ event: `circuit_${next.state}`, queue: queueName, openedAt: toIso(next.openedAtMs), nextProbeAt: toIso(next.probeAtMs), at: toIso(now) }, next.state === "closed" ? "info" : "warn");
+    }
+  }
+}
