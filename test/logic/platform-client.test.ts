@@ -24,7 +24,7 @@ afterAll(() => fake?.close());
 const client = (lostRunMs = 0, baseUrl = fake.url) => new PlatformClient({ baseUrl, apiKey: undefined, lostRunMs });
 
 const job = (fields: Partial<LangGraphJob> = {}): LangGraphJob => ({
-  jobId: `job-${randomUUID()}`, queueName: "q", type: "graph", payload: { itemName: "x" }, attempt: 1,
+  jobId: `job-${randomUUID()}`, queueName: "q", type: "research_workflow", payload: { itemName: "x" }, attempt: 1,
   threadId: randomUUID(), firstRun: true, ...fields,
 });
 
