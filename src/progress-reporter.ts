@@ -7,6 +7,7 @@ import { errorMessage, type StopReason } from "./langgraph";
 import { log } from "./log";
 import { jobIsOver, type JobMessage, type ProgressReport } from "./coordinator/protocol";
 import type { QueueCoordinator } from "./queue-do";
+import { withRetries } from "./rpc";
 
 /** Progress is forwarded at most this often, plus at every step change. */
 export const PROGRESS_INTERVAL_MS = 1000;
@@ -20,7 +21,7 @@ export class ProgressReporter {
   private readonly heartbeat: ReturnType<typeof setInterval>;
 
   constructor(
-    private readonly coordinator: DurableObjectStub<QueueCoordinator>,
+    private readonly coordinator: Pick<DurableObjectStub<QueueCoordinator>, "report">,
     private readonly attempt: JobMessage,
     private readonly stop: AbortController,
     heartbeatMs: number,
@@ -59,7 +60,8 @@ export class ProgressReporter {
     this.sending = this.sending.then(async () => {
       if (this.stop.signal.aborted) return;
       try {
-        const answer = await this.coordinator.report(this.attempt.jobId, this.attempt.attempt, update);
+        // Tried again before it is given up: a lease that lapses for want of reports stalls the job.
+        const answer = await withRetries(() => this.coordinator.report(this.attempt.jobId, this.attempt.attempt, update));
         if (!answer.ok) this.stop.abort({ code: answer.code, jobOver: jobIsOver(answer.code) } satisfies StopReason);
       } catch (error) {
         // A missed heartbeat is survivable: the lease outlasts a few of them.

@@ -44,6 +44,10 @@ export interface FollowOptions {
  */
 const WATCHDOG_MS = HEARTBEAT_MS + 5_000;
 const TASK_KEY = "task";
+const STOP_KEY = "stop";
+
+/** A stop that came before its attempt's follow began. */
+type StoredStop = { attempt: number; reason: StopReason };
 
 /** What the follower keeps: the task, how many alarm invocations took it up, its outcome once known. */
 type StoredTask = FollowTask & { follows: number; outcome?: Exclude<RunOutcome, { status: "detached" }> };
@@ -61,9 +65,15 @@ export class RunFollower extends DurableObject<AppEnv> {
     await this.ctx.storage.setAlarm(Date.now());
   }
 
-  /** The job was cancelled: stop following at once (and stop its run) rather than at the next report. */
+  /**
+   * The job was cancelled: stop following at once (and stop its run) rather than at the next
+   * report. A stop that comes before the follow has begun (its alarm not yet started, or the
+   * hand-over not yet here) is kept, so that the follow never begins.
+   */
   async stop(attempt: number, reason: StopReason): Promise<void> {
-    if (this.following?.attempt === attempt) this.following.stop.abort(reason);
+    if (this.following?.attempt === attempt) return this.following.stop.abort(reason);
+    const stored = this.storedTask();
+    if (!stored || stored.attempt <= attempt) this.ctx.storage.kv.put(STOP_KEY, { attempt, reason } satisfies StoredStop);
   }
 
   // Alarms of one object never overlap (the runtime waits for one to end before the next), so
@@ -71,6 +81,8 @@ export class RunFollower extends DurableObject<AppEnv> {
   override async alarm(): Promise<void> {
     const task = this.storedTask();
     if (!task) return;
+    const stopped = this.ctx.storage.kv.get<StoredStop>(STOP_KEY);
+    if (stopped && stopped.attempt >= task.attempt) return this.abandon(task, stopped.reason);
     const follows = task.follows + 1;
     this.ctx.storage.kv.put(TASK_KEY, { ...task, follows } satisfies StoredTask);
     let end: FollowEnd;
@@ -105,8 +117,20 @@ export class RunFollower extends DurableObject<AppEnv> {
     }
     // A newer attempt took over, or the budget ran out: the next invocation takes it up.
     if (this.storedTask()?.attempt !== task.attempt || end === "detached") return this.ctx.storage.setAlarm(Date.now());
-    // Done with this attempt. Both synchronously, so a follow() arriving now is not undone.
+    this.done();
+  }
+
+  /** A stop came before the follow began: the run is not followed, and stopped if the job is over. */
+  private async abandon(task: StoredTask, reason: StopReason): Promise<void> {
+    if (reason.jobOver && task.runId !== null) await langGraphClient(this.env).cancelRun(task.threadId, task.runId);
+    log({ event: "run_abandoned", queue: task.queueName, jobId: task.jobId, attempt: task.attempt, reason: reason.code, beforeFollowing: true });
+    this.done();
+  }
+
+  /** Done with this attempt. All synchronously, so a follow() arriving now is not undone. */
+  private done(): void {
     this.ctx.storage.kv.delete(TASK_KEY);
+    this.ctx.storage.kv.delete(STOP_KEY);
     void this.ctx.storage.deleteAlarm();
   }
 

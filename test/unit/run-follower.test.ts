@@ -98,6 +98,22 @@ describe("the RunFollower object", () => {
     expect(await statusOf(queue, task.jobId)).toMatchObject({ status: "cancelled", result: null });
   });
 
+  it("keeps a cancel that comes before its follow began, and never follows (or runs) that attempt", async () => {
+    const { queue, task } = await claimed(`early-stop-${crypto.randomUUID()}`, { delayMs: 2000 });
+    expect(await queue.cancel(task.jobId)).toMatchObject({ ok: true });
+    const follower = env.RUN_FOLLOWER.getByName(task.threadId);
+    // The coordinator's stop reaches the follower before the consumer's hand-over does; the alarm has not run.
+    await runInDurableObject(follower, async (instance) => {
+      await instance.stop(task.attempt, { code: "JOB_CANCELLED", jobOver: true });
+      await instance.follow(task);
+    });
+    await runDurableObjectAlarm(follower);
+    // Without the kept stop, the alarm would make the 2 s call and only its first report would be refused.
+    expect(await workflowCalls(task.jobId)).toBe(0);
+    expect(await runInDurableObject(follower, (_, state) => [state.storage.kv.get("task") ?? null, state.storage.kv.get("stop") ?? null])).toEqual([null, null]);
+    expect(await statusOf(queue, task.jobId)).toMatchObject({ status: "cancelled", result: null });
+  });
+
   /** Leaves `task` in the follower's storage as an earlier alarm invocation would have, due now. */
   async function leftBehind(threadId: string, stored: Record<string, unknown>) {
     const follower = env.RUN_FOLLOWER.getByName(threadId);
