@@ -5,7 +5,7 @@
  */
 import { errorMessage, type StopReason } from "./langgraph";
 import { log } from "./log";
-import { jobIsOver, type JobMessage, type ProgressReport } from "./coordinator/protocol";
+import { jobIsOver, type JobMessage, type ProgressReport, type ReportRefusal, type Result } from "./coordinator/protocol";
 import type { QueueCoordinator } from "./queue-do";
 import { withRetries } from "./rpc";
 
@@ -61,7 +61,7 @@ export class ProgressReporter {
       if (this.stop.signal.aborted) return;
       try {
         // Tried again before it is given up: a lease that lapses for want of reports stalls the job.
-        const answer = await withRetries(() => this.coordinator.report(this.attempt.jobId, this.attempt.attempt, update));
+        const answer = await withRetries((): Promise<Result<null, ReportRefusal>> => this.coordinator.report(this.attempt.jobId, this.attempt.attempt, update));
         if (!answer.ok) this.stop.abort({ code: answer.code, jobOver: jobIsOver(answer.code) } satisfies StopReason);
       } catch (error) {
         // A missed heartbeat is survivable: the lease outlasts a few of them.
