@@ -103,9 +103,9 @@ async function startClaimed(message: JobMessage, claim: Result<ClaimedJob, Repor
         }
       }
       // `afterOutage` goes with the task: only after an outage may the follower prove a run lost.
-      const { retryCount: _, redelivery: __, ...followed } = task;
+      const { retryCount: _, redelivery: __, followerName, ...followed } = task;
       // Idempotent: a follower that already follows this attempt ignores it.
-      await withRetries(() => followerFor(env, threadId).follow({ ...followed, runId } satisfies FollowTask));
+      await withRetries(() => followerFor(env, followerName).follow({ ...followed, runId } satisfies FollowTask));
       log({ event: "run_handed_to_follower", ...fields, runId });
       return;
     }

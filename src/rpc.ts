@@ -8,8 +8,8 @@ import type { QueueCoordinator } from "./queue-do";
 export const coordinatorFor = (env: AppEnv, queueName: string): DurableObjectStub<QueueCoordinator> =>
   env.QUEUE_COORDINATOR.getByName(queueName) as DurableObjectStub<QueueCoordinator>;
 
-/** A job's follower is named by its LangGraph thread id. */
-export const followerFor = (env: AppEnv, threadId: string) => env.RUN_FOLLOWER.getByName(threadId);
+/** A job's follower, by the name its coordinator gave it (protocol.ts, followerName). */
+export const followerFor = (env: AppEnv, name: string) => env.RUN_FOLLOWER.getByName(name);
 
 /** A call worth a few tries: losing its answer would cost a lease expiry and a retry. */
 export async function withRetries<T>(call: () => Promise<T>, tries = 3): Promise<T> {

@@ -44,7 +44,7 @@ export function enqueueJobs(
       // again after its record expired starts a thread of its own, not the old checkpoint.
       thread_id: crypto.randomUUID(), run_id: null, result: null, error: null, enqueued_at_ms: now, started_at_ms: null,
       attempt_started_at_ms: null, ended_at_ms: null, next_retry_at_ms: null, lease_until_ms: null,
-      expires_at_ms: null, outage_since_ms: null, deliveries: 0, stalls: 0, result_ref: null,
+      expires_at_ms: null, outage_since_ms: null, deliveries: 0, stalls: 0, result_ref: null, outage_run_id: null,
     };
     inserted.set(job.id, store.insert(row, jobEvent(host, row, "queued", now, { priority: row.priority, type: row.type })));
   }

@@ -56,6 +56,8 @@ export type JobRow = {
   stalls: number;
   /** Where the result is kept when it is too large for the row (an object key); `result` is null then. */
   result_ref: string | null;
+  /** The run that was current when the job last met an outage: while it is still the job's run, it may be one LangGraph lost. */
+  outage_run_id: string | null;
 };
 
 /** One entry of a job's history. */
@@ -79,7 +81,7 @@ export type JobUpdate = Partial<Mutable>;
 const UPDATABLE = new Set<keyof Mutable>([
   "state", "attempt", "retry_count", "progress", "current_step", "thread_id", "run_id",
   "result", "error", "started_at_ms", "attempt_started_at_ms", "ended_at_ms", "next_retry_at_ms",
-  "lease_until_ms", "expires_at_ms", "outage_since_ms", "deliveries", "stalls", "result_ref",
+  "lease_until_ms", "expires_at_ms", "outage_since_ms", "deliveries", "stalls", "result_ref", "outage_run_id",
 ]);
 
 /**
@@ -106,7 +108,7 @@ export interface Counters {
 const STATE_COUNTER = (state: JobState) => `state:${state}`;
 
 /** Every column but the history, which only `events` reads. */
-const JOB = "id, seq, type, payload, priority, score, state, attempt, retry_count, max_retries, progress, current_step, thread_id, run_id, result, error, enqueued_at_ms, started_at_ms, attempt_started_at_ms, ended_at_ms, next_retry_at_ms, lease_until_ms, expires_at_ms, outage_since_ms, deliveries, stalls, result_ref";
+const JOB = "id, seq, type, payload, priority, score, state, attempt, retry_count, max_retries, progress, current_step, thread_id, run_id, result, error, enqueued_at_ms, started_at_ms, attempt_started_at_ms, ended_at_ms, next_retry_at_ms, lease_until_ms, expires_at_ms, outage_since_ms, deliveries, stalls, result_ref, outage_run_id";
 
 /** Where a queued job stands in `listQueued`'s order: a dispatched job ahead of every score. */
 const DISPATCHED_RANK = 1000;

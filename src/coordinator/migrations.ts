@@ -127,10 +127,12 @@ export const MIGRATIONS: Record<number, string> = {
   `,
   // Issue #13: deliveries of the current attempt that reached the coordinator (a dead-lettered
   // delivery that never did is not the job's fault); stalls (lapsed leases, which spend no retry
-  // up to a limit); and where a result too large for the row is kept.
+  // up to a limit); where a result too large for the row is kept; and the run that was current
+  // when the job met an outage (a run that lived through one may be one LangGraph lost).
   7: `
     ALTER TABLE jobs ADD COLUMN deliveries INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE jobs ADD COLUMN stalls INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE jobs ADD COLUMN result_ref TEXT;
+    ALTER TABLE jobs ADD COLUMN outage_run_id TEXT;
   `,
 };

@@ -69,12 +69,19 @@ export interface StopReason {
  * What a consumer needs to start an attempt it has claimed, and its follower to follow it. The
  * payload travels as JSON text (`payloadJson`): RPC types cannot carry an arbitrary JSON object
  * type. `threadId` is the job's LangGraph thread, the same for every attempt; `firstRun` says no
- * earlier attempt was ever claimed, so the thread has no run yet; `afterOutage` that an earlier
- * attempt found LangGraph unreachable, so a run it left "running" may be one LangGraph lost;
+ * earlier attempt was ever claimed, so the thread has no run yet; `afterOutage` that the job met
+ * an outage since its current run began, so that run, if still "running", may be one LangGraph lost;
  * `redelivery` that this attempt was claimed before (the Queue delivered it again because the
  * hand-over to the follower failed): the run may exist already, and must be found, not started.
  */
-export type ClaimedJob = Omit<FollowTask, "runId"> & { retryCount: number; afterOutage: boolean; redelivery: boolean };
+export type ClaimedJob = Omit<FollowTask, "runId"> & { retryCount: number; afterOutage: boolean; redelivery: boolean; followerName: string };
+
+/**
+ * The name of a job's RunFollower: its queue and its seq, unique to the job for ever (an id
+ * enqueued again after its record expired gets a new seq) and never changed, even when the job's
+ * run moves to a copy of its thread, so that the coordinator's stop reaches the follower following it.
+ */
+export const followerName = (queueName: string, job: { seq: number }): string => `${queueName}:${job.seq}`;
 
 /** A job whose LangGraph run the sweep should look at. */
 export interface RunToCheck {
@@ -95,8 +102,9 @@ export interface ProgressReport {
 }
 
 /**
- * Why an attempt failed. `unreachable`: LangGraph gave no answer at all (refused, reset, timed
- * out), which is not the job's fault: it goes back to the queue without spending a retry.
+ * Why an attempt failed. `unreachable`: an outage, LangGraph not answering at all (a call failed
+ * and not even its `GET /ok` answered), which is not the job's fault: it goes back to the queue
+ * without spending a retry.
  */
 export interface AttemptFailure {
   error: string;

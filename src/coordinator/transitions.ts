@@ -45,7 +45,7 @@ export class Transitions {
       this.setCircuit(tripped(store.circuit(), now), now);
       const outageSinceMs = job.outage_since_ms ?? now;
       if (now - outageSinceMs < config.jobTimeoutMs) {
-        store.update(job, { ...update, state: "queued", lease_until_ms: null, error: failure.error, outage_since_ms: outageSinceMs },
+        store.update(job, { ...update, state: "queued", lease_until_ms: null, error: failure.error, outage_since_ms: outageSinceMs, outage_run_id: job.run_id },
           jobEvent(this.host, job, "outage", now, { error: failure.error, outageSince: toIso(outageSinceMs) }));
         return "queued";
       }

@@ -86,6 +86,8 @@ export interface ModelJob {
   expiresAt: number | null;
   /** When this job's attempts first found LangGraph unreachable, until one found it answering. */
   outageSince: number | null;
+  /** The run that was the job's when it last met an outage. */
+  outageRunId: string | null;
   /** First claims of its attempts (a redelivery is not one). */
   claims: number;
   /** Deliveries of the current attempt that reached the coordinator, redeliveries included. */
@@ -212,7 +214,7 @@ export class CoordinatorModel {
     const job: ModelJob = {
       id, seq: ++this.seq, body, priority, maxRetries, state: "queued", attempt: 0, retryCount: 0, progress: 0,
       currentStep: null, runId: null, threadId: null, result: null, error: null, enqueuedAt: this.now, startedAt: null,
-      attemptStartedAt: null, endedAt: null, nextRetryAt: null, leaseUntil: null, expiresAt: null, outageSince: null,
+      attemptStartedAt: null, endedAt: null, nextRetryAt: null, leaseUntil: null, expiresAt: null, outageSince: null, outageRunId: null,
       claims: 0, deliveries: 0, stalls: 0, events: [],
     };
     this.jobs.set(id, job);
@@ -253,7 +255,8 @@ export class CoordinatorModel {
     const refused = redelivery ? null : this.refusal(job, attempt, "dispatched");
     if (refused || !job) return { ok: false as const, code: refused! };
     const firstRun = job.startedAt === null;
-    const afterOutage = job.outageSince !== null;
+    // An outage since the job's current run began: that run may be one LangGraph lost.
+    const afterOutage = job.outageSince !== null || (job.outageRunId !== null && job.outageRunId === job.runId);
     Object.assign(job, { state: "running", startedAt: job.startedAt ?? this.now, attemptStartedAt: job.attemptStartedAt ?? this.now, leaseUntil: this.now + CONFIG.leaseMs });
     job.deliveries++;
     if (redelivery) {
@@ -421,7 +424,7 @@ export class CoordinatorModel {
       this.trip();
       const since = job.outageSince ?? this.now;
       if (this.now - since < CONFIG.jobTimeoutMs) {
-        Object.assign(job, { state: "queued", leaseUntil: null, error: failure.error, outageSince: since });
+        Object.assign(job, { state: "queued", leaseUntil: null, error: failure.error, outageSince: since, outageRunId: job.runId });
         this.record(job, "outage");
         return "queued";
       }

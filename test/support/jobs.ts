@@ -39,6 +39,6 @@ export async function claimed(id: string, payload: Record<string, unknown> = {},
   const { queue, message } = await dispatched(id, payload, maxRetries);
   const claim = await queue.claim(id, message.attempt);
   if (!claim.ok) throw new Error(claim.message);
-  const { retryCount: _, ...task } = claim.data;
-  return { queue, task: { ...task, runId: null } satisfies FollowTask };
+  const { retryCount: _, redelivery: __, followerName, ...task } = claim.data;
+  return { queue, followerName, task: { ...task, runId: null } satisfies FollowTask };
 }

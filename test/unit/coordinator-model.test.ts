@@ -473,7 +473,7 @@ const claimCall: Call = {
   both: async (model, h, id, a) => {
     const actual = await h.stub.claim(id, a, model.now);
     const expected = model.claim(id, a);
-    return [actual, expected.ok ? { ...expected, data: { ...expected.data, queueName: h.name } } : expected];
+    return [actual, expected.ok ? { ...expected, data: { ...expected.data, queueName: h.name, followerName: `${h.name}:${model.jobs.get(id)!.seq}` } } : expected];
   },
 };
 const reportCall = (update: ProgressUpdate): Call => ({

@@ -18,7 +18,7 @@ function newJob(id: string, score: number, now: number): Omit<JobRow, "seq"> {
     id, type: "data_sync", payload: "{}", priority: score === 100 ? "high" : score === 50 ? "medium" : "low", score,
     state: "queued", attempt: 0, retry_count: 0, max_retries: 3, progress: 0, current_step: null, thread_id: null, run_id: null,
     result: null, error: null, enqueued_at_ms: now, started_at_ms: null, attempt_started_at_ms: null, ended_at_ms: null,
-    next_retry_at_ms: null, lease_until_ms: null, expires_at_ms: null, outage_since_ms: null, deliveries: 0, stalls: 0, result_ref: null,
+    next_retry_at_ms: null, lease_until_ms: null, expires_at_ms: null, outage_since_ms: null, deliveries: 0, stalls: 0, result_ref: null, outage_run_id: null,
   };
 }
 

@@ -76,8 +76,8 @@ describe("following a run", () => {
 
 describe("the RunFollower object", () => {
   it("follows a handed-over run in its alarm, once however often it is handed over", async () => {
-    const { queue, task } = await claimed(`handed-${crypto.randomUUID()}`, { delayMs: 200 });
-    const follower = env.RUN_FOLLOWER.getByName(task.threadId);
+    const { queue, task, followerName } = await claimed(`handed-${crypto.randomUUID()}`, { delayMs: 200 });
+    const follower = env.RUN_FOLLOWER.getByName(followerName);
     await follower.follow(task);
     await follower.follow(task);
     await waitForStatus(queue, task.jobId, "completed");
@@ -85,8 +85,8 @@ describe("the RunFollower object", () => {
   });
 
   it("stops at once when the coordinator cancels the job it follows", async () => {
-    const { queue, task } = await claimed(`stopped-${crypto.randomUUID()}`, { delayMs: 5000 });
-    const follower = env.RUN_FOLLOWER.getByName(task.threadId);
+    const { queue, task, followerName } = await claimed(`stopped-${crypto.randomUUID()}`, { delayMs: 5000 });
+    const follower = env.RUN_FOLLOWER.getByName(followerName);
     await follower.follow(task);
     await expect.poll(() => workflowCalls(task.jobId)).toBe(1);
     // Cancel tells the follower directly: it lets go of the run well before its next heartbeat
@@ -99,14 +99,12 @@ describe("the RunFollower object", () => {
   });
 
   it("keeps a cancel that comes before its follow began, and never follows (or runs) that attempt", async () => {
-    const { queue, task } = await claimed(`early-stop-${crypto.randomUUID()}`, { delayMs: 2000 });
+    const { queue, task, followerName } = await claimed(`early-stop-${crypto.randomUUID()}`, { delayMs: 2000 });
+    const follower = env.RUN_FOLLOWER.getByName(followerName);
+    // The coordinator's stop reaches the follower before the consumer's hand-over does.
     expect(await queue.cancel(task.jobId)).toMatchObject({ ok: true });
-    const follower = env.RUN_FOLLOWER.getByName(task.threadId);
-    // The coordinator's stop reaches the follower before the consumer's hand-over does; the alarm has not run.
-    await runInDurableObject(follower, async (instance) => {
-      await instance.stop(task.attempt, { code: "JOB_CANCELLED", jobOver: true });
-      await instance.follow(task);
-    });
+    expect(await runInDurableObject(follower, (_, state) => state.storage.kv.get("stop"))).toEqual({ attempt: task.attempt, reason: { code: "JOB_CANCELLED", jobOver: true } });
+    await follower.follow(task);
     await runDurableObjectAlarm(follower);
     // Without the kept stop, the alarm would make the 2 s call and only its first report would be refused.
     expect(await workflowCalls(task.jobId)).toBe(0);
