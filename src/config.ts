@@ -1,4 +1,4 @@
-/** Configuration read from the Worker's vars and secrets, with the defaults of DESIGN.md §5. */
+/** Configuration read from the Worker's vars and secrets, with the defaults the README's Configuration table gives. */
 
 /** Secrets are not in wrangler.jsonc, so `wrangler types` cannot know them; both are optional. */
 export interface Secrets {

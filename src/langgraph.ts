@@ -7,10 +7,10 @@
  */
 import { lostRunMs, type AppEnv } from "./config";
 import { PlatformClient } from "./langgraph/platform";
-import type { LangGraphClient } from "./langgraph/shared";
+import type { LangGraphClient } from "./langgraph/client";
 import { WorkflowsClient } from "./langgraph/workflows";
 
-export * from "./langgraph/shared";
+export * from "./langgraph/client";
 
 export function langGraphClient(env: AppEnv): LangGraphClient {
   const settings = {

@@ -8,7 +8,7 @@
  * goes through `networkFetch`, which marks what fetch and the answer's body throw as network
  * failures; for one of those, LangGraph's `GET /ok` decides whether it was an outage.
  */
-import { errorMessage, isRetryableStatus, probe, type AttemptFailed } from "./shared";
+import { errorMessage, isRetryableStatus, probe, type AttemptFailed } from "./client";
 
 /** How long `GET /ok` has to answer when a call failed on the way: no answer means an outage. */
 export const OUTAGE_PROBE_MS = 2000;

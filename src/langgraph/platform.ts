@@ -16,7 +16,7 @@ import { LostRunWatch, RunEndWatch } from "./run-end-watch";
 import {
   errorMessage, probe, type AttemptFailed, type ClientSettings, type FollowContext, type LangGraphClient,
   type LangGraphHealth, type LangGraphJob, type RunCheck, type RunOutcome, type StartOutcome, type StopReason,
-} from "./shared";
+} from "./client";
 
 const STREAM_MODES: ("updates" | "custom")[] = ["updates", "custom"];
 const ACTIVE = new Set(["pending", "running"]);

@@ -6,7 +6,7 @@
 import {
   errorMessage, isRetryableStatus, probe, type ClientSettings, type LangGraphClient, type LangGraphHealth,
   type FollowContext, type LangGraphJob, type RunCheck, type RunOutcome, type StartOutcome,
-} from "./shared";
+} from "./client";
 
 export class WorkflowsClient implements LangGraphClient {
   readonly flavor = "workflows";
@@ -30,8 +30,10 @@ export class WorkflowsClient implements LangGraphClient {
         body: JSON.stringify({
           workflow_id: job.type,
           input: job.payload,
-          // thread_id lets a checkpointing wrapper resume a retried job where it stopped.
-          config: { checkpoint: true, max_iterations: 10, thread_id: job.jobId },
+          // thread_id lets a checkpointing wrapper resume a retried job where it stopped: the job's
+          // own thread (a fresh UUID per record), not its id, which a client may enqueue again
+          // once the record expired, and which must not resume the old checkpoint then.
+          config: { checkpoint: true, max_iterations: 10, thread_id: job.threadId, job_id: job.jobId },
         }),
         signal: AbortSignal.any([signal, deadline]),
       });

@@ -12,7 +12,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PlatformClient } from "../../src/langgraph/platform";
-import type { FollowContext, LangGraphJob, RunOutcome, RunProgress } from "../../src/langgraph/shared";
+import type { FollowContext, LangGraphJob, RunOutcome, RunProgress } from "../../src/langgraph/client";
 import { startFakeLangGraph, type FakeLangGraph } from "../support/langgraph-fake";
 
 let fake: FakeLangGraph;

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { AppEnv } from "../../src/config";
-import type { LangGraphClient, RunCheck } from "../../src/langgraph/shared";
+import type { LangGraphClient, RunCheck } from "../../src/langgraph/client";
 import { SweepSession, sweepQueue } from "../../src/sweep";
 import { SWEEP_LIMITS, type SweepLimits } from "../../src/sweep-plan";
 

@@ -15,11 +15,12 @@ import type { TestProject } from "vitest/node";
 interface ExecuteBody {
   workflow_id: string;
   input: { delayMs?: number; failTimes?: number; failStatus?: number; [key: string]: unknown };
-  config: { thread_id?: string };
+  config: { thread_id?: string; job_id?: string };
 }
 
 export function startWorkflowsServer(): Promise<{ url: string; server: Server }> {
   const calls = new Map<string, number>();
+  const threads = new Map<string, string[]>();
   const apiKeyUses = new Map<string, number>();
   const server = createServer(async (req, res) => {
     const apiKey = req.headers["x-api-key"];
@@ -31,6 +32,9 @@ export function startWorkflowsServer(): Promise<{ url: string; server: Server }>
     if (req.method === "GET" && req.url?.startsWith("/calls/")) {
       return reply(200, { calls: calls.get(decodeURIComponent(req.url.slice("/calls/".length))) ?? 0 });
     }
+    if (req.method === "GET" && req.url?.startsWith("/threads/")) {
+      return reply(200, { threads: threads.get(decodeURIComponent(req.url.slice("/threads/".length))) ?? [] });
+    }
     if (req.method === "GET" && req.url?.startsWith("/api-key-uses/")) {
       return reply(200, { uses: apiKeyUses.get(decodeURIComponent(req.url.slice("/api-key-uses/".length))) ?? 0 });
     }
@@ -39,9 +43,10 @@ export function startWorkflowsServer(): Promise<{ url: string; server: Server }>
     let text = "";
     for await (const chunk of req) text += chunk;
     const body = JSON.parse(text) as ExecuteBody;
-    const thread = body.config.thread_id ?? "(none)";
-    const call = (calls.get(thread) ?? 0) + 1;
-    calls.set(thread, call);
+    const jobId = body.config.job_id ?? "(none)";
+    const call = (calls.get(jobId) ?? 0) + 1;
+    calls.set(jobId, call);
+    threads.set(jobId, [...new Set([...(threads.get(jobId) ?? []), body.config.thread_id ?? "(none)"])]);
 
     const { delayMs = 0, failTimes = 0, failStatus } = body.input;
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));

@@ -10,8 +10,8 @@ import { describe, expect, it } from "vitest";
 import { runJobMessage } from "../../src/consumer";
 import worker from "../../src/index";
 import type { JobMessage } from "../../src/queue-do";
-import { dispatched, statusOf, waitForStatus } from "../support/jobs";
-import { apiKeyUses, workflowCalls } from "../support/workflows-calls";
+import { dispatched, job, statusOf, waitForStatus } from "../support/jobs";
+import { apiKeyUses, workflowCalls, workflowThreads } from "../support/workflows-calls";
 
 async function deliver(queue: string, bodies: JobMessage[]) {
   const batch = createMessageBatch<JobMessage>(
@@ -45,6 +45,20 @@ describe("job consumer", () => {
     expect(taken.status).toBe("running");
     expect(taken.startedAt).not.toBeNull();
     expect(await waitForStatus(queue, id, "completed")).toMatchObject({ result: { call: 1 } });
+  });
+
+  it("calls the workflow on the job's own thread, so an id enqueued again after its record expired starts afresh", async () => {
+    const id = `thread-${crypto.randomUUID()}`;
+    const { queue, message } = await dispatched(id);
+    await deliver("queue-worker-jobs", [message]);
+    const first = await waitForStatus(queue, id, "completed");
+    // Its record expires; the same id is enqueued again, into the same queue.
+    await queue.runTimers(Date.now() + 25 * 3_600_000);
+    expect(await queue.enqueue(job(id))).toMatchObject({ ok: true, created: true });
+    await deliver("queue-worker-jobs", [{ ...message, attempt: 1 }]);
+    const second = await waitForStatus(queue, id, "completed");
+    expect(second.threadId).not.toBe(first.threadId);
+    expect(await workflowThreads(id)).toEqual([first.threadId, second.threadId]);
   });
 
   it("runs a job once when the Queue delivers it twice", async () => {

@@ -1,6 +1,7 @@
 /**
- * What both LangGraph flavours share: the client interface the consumer and the run follower
- * use, and small helpers. Imports nothing that imports it.
+ * The LangGraph client interface both flavours implement (platform.ts, workflows.ts), which the
+ * consumer and the run follower use, with the small helpers they share. Imports nothing that
+ * imports it.
  */
 import type { JobType, JsonObject } from "../jobs";
 
@@ -31,11 +32,7 @@ export interface RunProgress {
 }
 
 /** Why a run is no longer followed: the coordinator's refusal, and whether the job is over. */
-export interface StopReason {
-  code: string;
-  /** Cancelled or ended: its run must stop too. Otherwise a newer attempt may be following it. */
-  jobOver: boolean;
-}
+export type { StopReason } from "../coordinator/protocol";
 
 /** What starting (or resuming) an attempt on LangGraph gave. */
 export type StartOutcome =
