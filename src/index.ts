@@ -12,6 +12,7 @@ import { authenticate } from "./http/auth";
 import { corsOrigins, queueNames, type AppEnv } from "./config";
 import { consumeDeadLetters, consumeJobs, isDeadLetterQueue } from "./consumer";
 import { ApiError, ERROR_STATUS } from "./http/errors";
+import { statusBody } from "./http/status-body";
 import { langGraphClient } from "./langgraph";
 import { log } from "./log";
 import type { EnqueueResult, Failure, JobMessage } from "./coordinator/protocol";
@@ -114,8 +115,10 @@ async function handle(c: AppContext, request: ActionRequest, coordinator: Durabl
       const jobs = result.data.map(({ created, data }) => ({ ...data, created }));
       return c.json({ success: true, data: { jobs } }, jobs.some((job) => job.created) ? 201 : 200);
     }
-    case "status":
-      return ok(c, unwrap(await coordinator.status(request.jobId)));
+    case "status": {
+      const { body, length } = await statusBody(c.env, unwrap(await coordinator.status(request.jobId)));
+      return c.body(body, 200, { "content-type": "application/json", ...(length === undefined ? {} : { "content-length": String(length) }) });
+    }
     case "stats":
       return ok(c, await coordinator.stats());
     case "cancel":

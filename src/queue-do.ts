@@ -10,15 +10,16 @@
 import { DurableObject } from "cloudflare:workers";
 import { queueConfig, type AppEnv, type QueueConfig } from "./config";
 import { AlarmKeeper } from "./coordinator/alarm";
-import { Attempts, notFound, type Change } from "./coordinator/attempts";
+import { Attempts, notFound, refuseFinishedRun, refuseReport, type Change } from "./coordinator/attempts";
 import { Dispatcher } from "./coordinator/dispatcher";
 import { enqueueJobs } from "./coordinator/enqueue";
 import type { CoordinatorHost } from "./coordinator/host";
 import { dispatchRank, JobStore, type JobRow } from "./coordinator/job-store";
 import {
-  RECENTLY_STOPPED_MS, type AttemptFailure, type ClaimedJob, type EnqueueBatchResult, type EnqueueResult, type Failure,
+  followerName, RECENTLY_STOPPED_MS, type AttemptFailure, type ClaimedJob, type EnqueueBatchResult, type EnqueueResult, type Failure,
   type JobMessage, type ListQuery, type NewJob, type ProgressReport, type ReportRefusal, type Result, type RunToCheck, type StopReason,
 } from "./coordinator/protocol";
+import { ResultStore, type KeptResult } from "./coordinator/results";
 import { failOverdueRuns, runDueTimers } from "./coordinator/timers";
 import { Transitions } from "./coordinator/transitions";
 import { circuitView, JobViews } from "./coordinator/views";
@@ -37,6 +38,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   private readonly dispatcher: Dispatcher;
   private readonly transitions: Transitions;
   private readonly attempts: Attempts;
+  private readonly results: ResultStore;
 
   constructor(ctx: DurableObjectState, env: AppEnv) {
     super(ctx, env);
@@ -50,6 +52,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     this.dispatcher = new Dispatcher(this.host);
     this.transitions = new Transitions(this.host);
     this.attempts = new Attempts(this.host, this.transitions, this.dispatcher);
+    this.results = new ResultStore(() => this.env.RESULTS, this.queueName);
     void ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
       await this.alarms.reread();
@@ -76,6 +79,10 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     return outcome;
   }
 
+  /**
+   * A result kept in the bucket is not read here: the answer names its object (`resultRef`), and
+   * the Worker streams it into the response, so that this RPC answer stays small.
+   */
   status(jobId: string, now = Date.now()): Result<ReturnType<JobViews["statusView"]>, "JOB_NOT_FOUND"> {
     const job = this.store.get(jobId);
     return job ? { ok: true, data: this.views.statusView(job, now) } : notFound(jobId);
@@ -147,9 +154,11 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     return this.commit(() => this.attempts.report(jobId, attempt, update, now));
   }
 
-  complete(jobId: string, attempt: number, result: unknown, now = Date.now()): Promise<Result<{ state: JobState }, ReportRefusal>> {
-    const resultJson = JSON.stringify(result ?? null);
-    return this.commit(() => this.attempts.complete(jobId, attempt, resultJson, now));
+  /** A result over 1 MiB is written to the bucket first (coordinator/results.ts); a refused report leaves no object behind. */
+  async complete(jobId: string, attempt: number, result: unknown, now = Date.now()): Promise<Result<{ state: JobState }, ReportRefusal>> {
+    const refusal = refuseReport(this.store.get(jobId), jobId, attempt, "running");
+    if (refusal) return refusal;
+    return this.recordResult(jobId, attempt, result, (kept) => this.attempts.complete(jobId, attempt, kept, now));
   }
 
   fail(jobId: string, attempt: number, failure: AttemptFailure, now = Date.now()): Promise<Result<{ state: JobState }, ReportRefusal>> {
@@ -177,8 +186,8 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
 
   /** The sweep found that a job's run succeeded while nobody listened. Whether it was recorded. */
   async recordFinishedRun(jobId: string, attempt: number, result: unknown, runMs: number, now = Date.now()): Promise<boolean> {
-    const resultJson = JSON.stringify(result ?? null);
-    return (await this.commit(() => this.attempts.recordFinishedRun(jobId, attempt, resultJson, runMs, now))).ok;
+    if (refuseFinishedRun(this.store.get(jobId), jobId, attempt)) return false;
+    return (await this.recordResult(jobId, attempt, result, (kept) => this.attempts.recordFinishedRun(jobId, attempt, kept, runMs, now))).ok;
   }
 
   // ─── Timers (coordinator/timers.ts, coordinator/alarm.ts) ──────────────────────────────────
@@ -190,7 +199,12 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
 
   /** Everything that is due at `now`. Idempotent: running it twice at the same `now` changes nothing. */
   async runTimers(now = Date.now()): Promise<void> {
-    await this.commit(() => ({ ok: true, data: null, ...runDueTimers(this.host, this.transitions, this.dispatcher, now) }));
+    const outcome = await this.commit(() => {
+      const { messages, deleted } = runDueTimers(this.host, this.transitions, this.dispatcher, now);
+      return { ok: true, data: deleted, messages };
+    });
+    // The expired records are gone: their results kept in the bucket go too.
+    if (outcome.ok) await this.results.deleteWith(outcome.data);
   }
 
   /** The cron sweep: due timers, jobs past JOB_TIMEOUT_SECONDS, and the alarm re-armed. */
@@ -231,10 +245,24 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     return { ok: true, data: outcome.data };
   }
 
+  /**
+   * Keeps a result where it fits (coordinator/results.ts: a large one is written to the bucket
+   * before the transaction, which R2's asynchronous calls cannot join), then records it with
+   * `change`; if the transaction refuses the report after all, the object it wrote is deleted.
+   */
+  private async recordResult<T, Code extends string>(
+    jobId: string, attempt: number, result: unknown, change: (kept: KeptResult) => Change<T, Code>,
+  ): Promise<Result<T, Code>> {
+    const kept = await this.results.keep(jobId, attempt, JSON.stringify(result ?? null));
+    const outcome = await this.commit(() => change(kept));
+    if (!outcome.ok) await this.results.discard(kept);
+    return outcome;
+  }
+
   /** Tells the job's run follower to stop now; if it cannot be reached, its next report is refused. */
   private async stopFollower(job: JobRow, reason: StopReason): Promise<void> {
     try {
-      await followerFor(this.env, job.thread_id!).stop(job.attempt, reason);
+      await followerFor(this.env, followerName(this.queueName, job)).stop(job.attempt, reason);
     } catch (error) {
       log({ event: "follower_stop_failed", queue: this.queueName, jobId: job.id, attempt: job.attempt, error: String(error) }, "warn");
     }

@@ -10,8 +10,9 @@ import type { Dispatcher } from "./dispatcher";
 import { jobEvent, type CoordinatorHost } from "./host";
 import type { JobEvent, JobRow, JobUpdate } from "./job-store";
 import {
-  LEASE_MS, MAX_RESULT_BYTES, type AttemptFailure, type ClaimedJob, type Failure, type JobMessage, type ProgressReport, type ReportRefusal,
+  followerName, LEASE_MS, type AttemptFailure, type ClaimedJob, type Failure, type JobMessage, type ProgressReport, type ReportRefusal,
 } from "./protocol";
+import type { KeptResult } from "./results";
 import type { Transitions } from "./transitions";
 
 /** A change's answer, and the jobs it dispatched (sent once its transaction commits). */
@@ -46,7 +47,8 @@ export class Attempts {
       data: {
         jobId, queueName: this.host.queueName, type: claimed.type, payloadJson: claimed.payload, attempt,
         retryCount: claimed.retry_count, threadId: claimed.thread_id!, firstRun: job!.started_at_ms === null,
-        afterOutage: claimed.outage_since_ms !== null, redelivery,
+        afterOutage: claimed.outage_since_ms !== null || (claimed.outage_run_id !== null && claimed.outage_run_id === claimed.run_id),
+        redelivery, followerName: followerName(this.host.queueName, claimed),
       },
     };
   }
@@ -81,14 +83,17 @@ export class Attempts {
     return { ok: true, data: null, messages: circuitWasOpen ? this.dispatcher.dispatchReady(now) : [] };
   }
 
-  complete(jobId: string, attempt: number, resultJson: string, now: number): Change<{ state: JobState }, ReportRefusal> {
-    const tooLarge = resultTooLarge(resultJson);
-    if (tooLarge) return this.fail(jobId, attempt, { error: tooLarge, retryable: false }, now);
+  /**
+   * The attempt's run succeeded. `kept` is where its result is (results.ts): in the row, in the
+   * bucket (written before this transaction), or nowhere for one past the limit; a result's size
+   * never fails the job.
+   */
+  complete(jobId: string, attempt: number, kept: KeptResult, now: number): Change<{ state: JobState }, ReportRefusal> {
     const job = this.host.store.get(jobId);
     const refusal = refuseReport(job, jobId, attempt, "running");
     if (refusal) return refusal;
     const durationMs = now - (job!.attempt_started_at_ms ?? now);
-    this.transitions.complete(job!, { result: resultJson, result_ref: null }, now, {}, durationMs, this.transitions.langGraphAnswered(job!, now));
+    this.transitions.complete(job!, kept, now, {}, durationMs, this.transitions.langGraphAnswered(job!, now));
     return { ok: true, data: { state: "completed" }, messages: this.dispatcher.dispatchReady(now) };
   }
 
@@ -127,15 +132,11 @@ export class Attempts {
    * process time is the run's own (`runMs`, from LangGraph), not the time since the attempt
    * started, which may include a backoff the job waited out after its lease expired.
    */
-  recordFinishedRun(jobId: string, attempt: number, resultJson: string, runMs: number, now: number): Change<null, "NOT_CURRENT"> {
+  recordFinishedRun(jobId: string, attempt: number, kept: KeptResult, runMs: number, now: number): Change<null, "NOT_CURRENT"> {
     const job = this.host.store.get(jobId);
-    if (!job || job.attempt !== attempt || (job.state !== "running" && job.state !== "delayed")) {
-      return { ok: false, code: "NOT_CURRENT", message: `attempt ${attempt} of job ${jobId} is not running or waiting to retry` };
-    }
-    const answered = this.transitions.langGraphAnswered(job, now);
-    const tooLarge = resultTooLarge(resultJson);
-    if (tooLarge) this.transitions.failAttempt(job, { error: tooLarge, retryable: false }, now, answered);
-    else this.transitions.complete(job, { result: resultJson, result_ref: null }, now, { reconciled: true }, runMs, answered);
+    const refusal = refuseFinishedRun(job, jobId, attempt);
+    if (refusal) return refusal;
+    this.transitions.complete(job!, kept, now, { reconciled: true }, runMs, this.transitions.langGraphAnswered(job!, now));
     return { ok: true, data: null, messages: this.dispatcher.dispatchReady(now) };
   }
 }
@@ -152,11 +153,12 @@ export function refuseReport(job: JobRow | null, jobId: string, attempt: number,
   return null;
 }
 
+/** Why the sweep's finding for `attempt` must be refused, if it must: that attempt must be running or waiting to retry. */
+export function refuseFinishedRun(job: JobRow | null, jobId: string, attempt: number): Failure<"NOT_CURRENT"> | null {
+  if (job && job.attempt === attempt && (job.state === "running" || job.state === "delayed")) return null;
+  return { ok: false, code: "NOT_CURRENT", message: `attempt ${attempt} of job ${jobId} is not running or waiting to retry` };
+}
+
 export const notFound = (jobId: string): Failure<"JOB_NOT_FOUND"> => ({
   ok: false, code: "JOB_NOT_FOUND", message: `job ${jobId} not found (unknown id, or its record expired)`,
 });
-
-function resultTooLarge(resultJson: string): string | null {
-  const bytes = new TextEncoder().encode(resultJson).byteLength;
-  return bytes > MAX_RESULT_BYTES ? `the result is ${bytes} bytes, over the ${MAX_RESULT_BYTES}-byte limit` : null;
-}

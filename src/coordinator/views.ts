@@ -9,6 +9,7 @@ import {
 import type { Circuit } from "./circuit";
 import type { JobRow, JobStore } from "./job-store";
 import type { EnqueueData } from "./protocol";
+import { notKeptReason, objectKey } from "./results";
 
 export class JobViews {
   constructor(
@@ -102,6 +103,7 @@ export class JobViews {
       result: job.result === null ? null : (JSON.parse(job.result) as JsonValue),
       error: job.error,
       threadId: job.thread_id,
+      ...resultPlace(job),
     };
   }
 
@@ -121,6 +123,18 @@ export class JobViews {
       error: job.error,
     };
   }
+}
+
+/**
+ * Where a result not in the row is (results.ts). In the bucket: `resultRef`, the object's key, for
+ * the Worker to read it into the response (clients never see the key). Not kept (past the limit):
+ * `resultLocation`, the LangGraph thread whose state (`GET /threads/{threadId}/state`) holds it.
+ */
+function resultPlace(job: JobRow): { resultRef?: string; resultLocation?: { threadId: string | null; reason: string } } {
+  const key = objectKey(job.result_ref);
+  if (key) return { resultRef: key };
+  const reason = notKeptReason(job.result_ref);
+  return reason === null ? {} : { resultLocation: { threadId: job.thread_id, reason: `${reason}: the final state is in LangGraph, GET /threads/${job.thread_id}/state` } };
 }
 
 export function circuitView(circuit: Circuit) {

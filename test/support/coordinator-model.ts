@@ -75,6 +75,8 @@ export interface ModelJob {
   /** Its LangGraph thread: derived by the coordinator at enqueue (the model learns it then), replaced by a follower's report. */
   threadId: string | null;
   result: unknown;
+  /** Its result is over the 1 MiB a row holds: kept in the RESULTS bucket, the row naming the object. */
+  resultInBucket?: boolean;
   error: ExpectedError;
   enqueuedAt: number;
   startedAt: number | null;
@@ -300,11 +302,6 @@ export class CoordinatorModel {
     const refused = this.refusal(job, attempt, "running");
     if (refused || !job) return { ok: false as const, code: refused! };
     this.answered(job);
-    if (tooLarge(result)) {
-      const state = this.failAttempt(job, { error: "result too large", retryable: false }, TOO_LARGE);
-      this.dispatch();
-      return { ok: true as const, data: { state } };
-    }
     this.finish(job, result, {});
     this.dispatch();
     return { ok: true as const, data: { state: "completed" as const } };
@@ -338,8 +335,7 @@ export class CoordinatorModel {
     const job = this.jobs.get(id);
     if (!job || job.attempt !== attempt || (job.state !== "running" && job.state !== "delayed")) return false;
     this.answered(job);
-    if (tooLarge(result)) this.failAttempt(job, { error: "result too large", retryable: false }, TOO_LARGE);
-    else this.finish(job, result, { reconciled: true }, runMs);
+    this.finish(job, result, { reconciled: true }, runMs);
     this.dispatch();
     return true;
   }
@@ -458,7 +454,10 @@ export class CoordinatorModel {
     this.record(job, "stalled", { stalls: job.stalls });
   }
 
-  /** A job completed; its run time (the attempt's, unless LangGraph says otherwise) feeds the averages. */
+  /**
+   * A job completed; its run time (the attempt's, unless LangGraph says otherwise) feeds the
+   * averages. A result of any size completes it: one over 1 MiB is kept in the bucket.
+   */
   private finish(job: ModelJob, result: unknown, detail: Record<string, unknown>, runMs?: number): void {
     const durationMs = runMs ?? this.now - (job.attemptStartedAt ?? this.now);
     this.completedTotal++;
@@ -467,6 +466,7 @@ export class CoordinatorModel {
     this.byType.set(job.body.type, { completed: ofType.completed + 1, processMs: ofType.processMs + durationMs });
     job.progress = 100;
     job.result = result;
+    job.resultInBucket = overRow(result);
     this.end(job, "completed", { durationMs, ...detail }, null);
   }
 
@@ -510,8 +510,7 @@ export class CoordinatorModel {
   }
 }
 
-/** A record holds at most 1 MiB of result, counted in UTF-8 bytes. */
-const tooLarge = (result: unknown): boolean => new TextEncoder().encode(JSON.stringify(result ?? null)).byteLength > 1024 * 1024;
-const TOO_LARGE = /over the 1048576-byte limit/;
+/** A record holds at most 1 MiB of result, counted in UTF-8 bytes; a larger one (up to 25 MiB) is kept in the bucket. */
+const overRow = (result: unknown): boolean => new TextEncoder().encode(JSON.stringify(result ?? null)).byteLength > 1024 * 1024;
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

@@ -75,6 +75,8 @@ interface Snapshot {
   lists: Record<"all" | "queued" | "running" | "completed" | "failed" | "cancelled", string[]>;
   pages: { all: string[]; queued: string[] };
   runs: ReturnType<QueueCoordinator["runsToCheck"]>;
+  /** The keys of the queue's objects in the RESULTS bucket. */
+  objects: string[];
 }
 
 /**
@@ -115,6 +117,7 @@ function snapshot(stub: Stub, now: number, statusIds: readonly string[] = [], hi
       },
       pages: { all: paged(undefined, 3), queued: paged("queued", 2) },
       runs: instance.runsToCheck(now),
+      objects: (await env.RESULTS.list({ prefix: `results/${encodeURIComponent(instance.queueName)}/` })).objects.map((o) => o.key).sort(),
     };
   });
 }
@@ -211,6 +214,8 @@ function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void
   const inLists = [...snap.lists.queued, ...snap.lists.running, ...snap.lists.completed, ...snap.lists.failed, ...snap.lists.cancelled];
   same("jobs listed by status (each exactly once)", [...inLists].sort(), rows.map((row) => row.id).sort());
   same("list read page by page", snap.pages, { all: snap.lists.all, queued: snap.lists.queued });
+  // Every result object is named by a record, and every object a record names is there: a refused report or an expired record leaves none behind.
+  same("result objects in the bucket", snap.objects, rows.map((row) => row.result_ref).filter((ref) => ref?.startsWith("results/")).sort());
   for (const row of rows) {
     ensure(STATES.includes(row.state as State), () => `job ${row.id} in unknown state ${row.state}`);
     const status = snap.statuses.get(row.id);
@@ -299,6 +304,11 @@ function checkHistory(row: Row, events: EventRecord[]): void {
 
 // ─── The model against the coordinator ─────────────────────────────────────────────────────
 
+/** The bucket key of a job's result: its queue, id and attempt, and a write's own suffix. */
+const objectKeyOf = (queueName: string, job: ModelJob) =>
+  new RegExp(`^results/${escapeRegExp(encodeURIComponent(queueName))}/${escapeRegExp(job.id)}/${job.attempt}-[0-9a-f-]{36}\\.json$`);
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 function compareWithModel(model: CoordinatorModel, snap: Snapshot, harness: Harness): void {
   same("jobs kept, in enqueue order", snap.rows.map((row) => row.id), [...model.jobs.values()].sort((a, b) => a.seq - b.seq).map((job) => job.id));
   const eventsOf = Map.groupBy(snap.events, (e) => e.job_id);
@@ -307,14 +317,15 @@ function compareWithModel(model: CoordinatorModel, snap: Snapshot, harness: Harn
     same(`job ${row.id}`, {
       state: row.state, priority: row.priority, score: row.score, type: row.type, payload: parse(row.payload), attempt: row.attempt,
       retryCount: row.retry_count, maxRetries: row.max_retries, progress: row.progress, currentStep: row.current_step, runId: row.run_id,
-      threadId: row.thread_id, result: parse(row.result), error: row.error, enqueuedAt: row.enqueued_at_ms, startedAt: row.started_at_ms,
+      threadId: row.thread_id, result: parse(row.result), resultRef: row.result_ref, error: row.error, enqueuedAt: row.enqueued_at_ms, startedAt: row.started_at_ms,
       attemptStartedAt: row.attempt_started_at_ms, endedAt: row.ended_at_ms, nextRetryAt: row.next_retry_at_ms,
       leaseUntil: row.lease_until_ms, expiresAt: row.expires_at_ms, deliveries: row.deliveries, stalls: row.stalls,
       ...("outage_since_ms" in row ? { outageSince: row.outage_since_ms } : {}),
     }, {
       state: job.state, priority: job.priority, score: SCORES[job.priority], type: job.body.type, payload: job.body.payload, attempt: job.attempt,
       retryCount: job.retryCount, maxRetries: job.maxRetries, progress: job.progress, currentStep: job.currentStep, runId: job.runId,
-      threadId: job.threadId, result: job.result ?? null, error: job.error, enqueuedAt: job.enqueuedAt, startedAt: job.startedAt,
+      threadId: job.threadId, result: job.resultInBucket ? null : job.result ?? null, resultRef: job.resultInBucket ? objectKeyOf(harness.name, job) : null,
+      error: job.error, enqueuedAt: job.enqueuedAt, startedAt: job.startedAt,
       attemptStartedAt: job.attemptStartedAt, endedAt: job.endedAt, nextRetryAt: job.nextRetryAt,
       leaseUntil: job.leaseUntil, expiresAt: job.expiresAt, deliveries: job.deliveries, stalls: job.stalls,
       ...("outage_since_ms" in row ? { outageSince: job.outageSince } : {}),
@@ -360,7 +371,8 @@ function compareWithModel(model: CoordinatorModel, snap: Snapshot, harness: Harn
         jobId: id, status: publicOf(job.state), progress: job.progress, currentStep: job.currentStep, ...model.waitingView(job),
         enqueuedAt: iso(job.enqueuedAt), startedAt: iso(job.startedAt), estimatedCompletion: job.state === "running" ? ANY_STRING : null,
         completedAt: iso(job.endedAt), retryCount: job.retryCount, maxRetries: job.maxRetries,
-        nextRetryAt: iso(job.nextRetryAt as number | null), result: job.result ?? null, error: job.error, threadId: job.threadId,
+        nextRetryAt: iso(job.nextRetryAt as number | null), result: job.resultInBucket ? null : job.result ?? null, error: job.error, threadId: job.threadId,
+        resultRef: job.resultInBucket ? objectKeyOf(harness.name, job) : undefined,
       },
     });
   }
@@ -480,7 +492,7 @@ const reportCall = (update: ProgressUpdate): Call => ({
   label: `report ${JSON.stringify(update)}`,
   both: async (model, h, id, a) => [await h.stub.report(id, a, update, model.now), model.report(id, a, update)],
 });
-/** A result over the 1 MiB a record may hold (in UTF-8 bytes: 600,000 two-byte characters). */
+/** A result over the 1 MiB a record may hold (in UTF-8 bytes: 600,000 two-byte characters): kept in the RESULTS bucket. */
 const HUGE = { text: "é".repeat(600_000) };
 const completeCall = (huge = false): Call => ({
   label: `complete${huge ? " (a result over 1 MiB)" : ""}`,
