@@ -11,7 +11,7 @@ export const DISPATCH_LEASE_MS = 60_000;
 /** A claimed job's lease; its run follower renews it every HEARTBEAT_MS. */
 export const LEASE_MS = 30_000;
 export const HEARTBEAT_MS = 10_000;
-/** Results larger than this are refused: a DO SQLite row holds at most 2 MB. */
+/** The most of a result a job's row holds (a DO SQLite row holds at most 2 MB); larger ones go to the RESULTS bucket (results.ts). */
 export const MAX_RESULT_BYTES = 1024 * 1024;
 /** Lapsed leases (and dead-lettered deliveries that never reached the coordinator) a job may have without spending a retry. */
 export const MAX_STALLS = 3;
