@@ -44,6 +44,13 @@ export const testHookFields = {
   ignoreAbortKey: Annotation<string | undefined>,
   /** How many executions of the abort-ignoring node had started under its key when the last one ended: 1 if it ran once. */
   ignoreAbortStarts: Annotation<number | undefined>,
+  /**
+   * The graph's last node adds `longHistory`, about this many bytes of JSON (as an agent with a
+   * long message history leaves), so that a test can have a final state over a size.
+   */
+  resultBytes: Annotation<number | undefined>,
+  /** Output of `resultBytes`: 1,000-character messages, each with one two-byte character. */
+  longHistory: Annotation<string[] | undefined>,
   /** Completed executions per node. A node that throws writes nothing, so it is not counted. */
   nodeRuns: Annotation<Record<string, number>>({ reducer: addRuns, default: () => ({}) }),
   /** Per node, its last completed execution's start and end times (benchmarks read them). */
@@ -52,6 +59,7 @@ export const testHookFields = {
 
 interface HookState {
   delayMs?: number;
+  resultBytes?: number;
   failTimes?: FailTimes;
   ignoreAbortMs?: number;
   ignoreAbortKey?: string;
@@ -150,10 +158,18 @@ export function defineSteps<Def extends StateDefinition, const Names extends rea
       const starts = index === 0 && (state.ignoreAbortMs ?? 0) > 0 ? { ignoreAbortStarts: await workIgnoringAbort(state, config) } : {};
       failIfAsked(state, name, config);
       const update = await work(state, ctx);
+      const history = index === order.length - 1 && (state.resultBytes ?? 0) > 0 ? { longHistory: longHistory(state.resultBytes!) } : {};
       emit(1);
-      return { ...update, ...starts, nodeRuns: { [name]: 1 }, stepTimes: { [name]: { startedAtMs, endedAtMs: Date.now() } } };
+      return { ...update, ...starts, ...history, nodeRuns: { [name]: 1 }, stepTimes: { [name]: { startedAtMs, endedAtMs: Date.now() } } };
     };
   };
+}
+
+/** About `bytes` bytes of JSON: 1,000-character messages (1,001 bytes in UTF-8, 1,004 as JSON), numbered. */
+function longHistory(bytes: number): string[] {
+  const messages: string[] = [];
+  for (let size = 0; size < bytes; size += 1004) messages.push(`message ${messages.length} é `.padEnd(1000, "lorem ipsum "));
+  return messages;
 }
 
 /** FNV-1a over the JSON form: a short deterministic fingerprint of any input. */

@@ -14,7 +14,7 @@ export const ROOT_DIR = fileURLToPath(new URL("../..", import.meta.url));
 export const LOG_DIR = join(ROOT_DIR, ".wrangler", "e2e");
 
 /** One queue per test, so no test sees another's jobs or waits behind them. */
-export const E2E_QUEUES = ["e2e-a", "e2e-b", "e2e-c", "e2e-d", "e2e-e", "e2e-f", "e2e-g", "e2e-h"] as const;
+export const E2E_QUEUES = ["e2e-a", "e2e-b", "e2e-c", "e2e-d", "e2e-e", "e2e-f", "e2e-g", "e2e-h", "e2e-i"] as const;
 
 /**
  * The Worker's vars for every e2e run: the real LangGraph API, one job at a time per queue (so
