@@ -16,7 +16,7 @@ export default defineConfig({
   test: {
     // Every job transition logs a JSON line; show them only for tests that fail.
     silent: "passed-only",
-    globalSetup: ["test/support/workflows-server.ts"],
+    globalSetup: ["test/support/workflows-server.ts", "test/support/langgraph-fake.ts"],
     projects: [
       {
         // Pure functions: plain Node, no runtime needed.
@@ -37,6 +37,25 @@ export default defineConfig({
         ],
         // The first test of a file also pays for starting its workerd isolate: seconds on a busy machine.
         test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 15_000 },
+      },
+      {
+        // The platform flavour (LangGraph Server API) inside workerd: the consumer, the run
+        // follower's alarm and the sweep, against the fake LangGraph (test/support/langgraph-fake.ts),
+        // which the tests drive over its /__control/ routes. Bindings as the unit project's, but
+        // the platform flavour, and a lost run proven after 1 s of silence (after an outage only).
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.jsonc" },
+            miniflare: {
+              bindings: {
+                ...testBindings(inject<string>("langgraphFakeUrl")), LANGGRAPH_API_FLAVOR: "platform", LANGGRAPH_LOST_RUN_SECONDS: "1",
+                QUEUE_CAPACITY: "20", MAX_CONCURRENCY: "2",
+              },
+              queueProducers: { JOB_QUEUE: { queueName: "unconsumed-test-queue" } },
+            },
+          })),
+        ],
+        test: { name: "unit-platform", include: ["test/platform/**/*.test.ts"], testTimeout: 15_000 },
       },
       {
         // The whole Worker: router, real Queue delivery to the consumers, the cron handler,

@@ -5,11 +5,20 @@
  * while LangGraph answers, nothing answering at all, a run LangGraph lost (it stays "running",
  * silent, for ever), a run that is alive but ignores cancels. The test drives the runs itself
  * (`emit`, `checkpoint`, `setStatus`) and reads what the client asked (`calls`).
- * Started inside a test file (plain Node, the `logic` project): `await startFakeLangGraph()`.
+ *
+ * Two ways to use it:
+ *   - plain Node (the `logic` project): `await startFakeLangGraph()` inside the test file, and
+ *     the object's methods;
+ *   - inside workerd (the `unit-platform` project), where Node objects cannot be reached: the
+ *     default export is a vitest globalSetup that starts one fake for the run and provides its URL
+ *     as `langgraphFakeUrl`, and the same methods are HTTP routes under /__control/ (see
+ *     `control` below; test/support/langgraph-fake-control.ts calls them). Control requests are
+ *     not recorded in `calls`.
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import type { TestProject } from "vitest/node";
 
 export type RunStatus = "pending" | "running" | "success" | "error" | "timeout" | "interrupted";
 
@@ -125,10 +134,49 @@ export async function startFakeLangGraph(): Promise<FakeLangGraph> {
     },
   };
 
+  /**
+   * The test's side, over HTTP, for tests that run where the object cannot be reached (workerd):
+   *   POST /__control/emit        {runId, event, data}   a stream event to whoever joined the run
+   *   POST /__control/checkpoint  {threadId, values}     a node finished: a new checkpoint
+   *   POST /__control/status      {runId, status}        an ended run's streams end
+   *   GET  /__control/calls?has=X                        the calls whose path contains X (a thread id)
+   *   GET  /__control/runs?thread=T | ?job=J             runs of a thread, or made for a job (by their
+   *                                                      metadata.jobId), with their input and how many
+   *                                                      streams are joined to each (`listeners`)
+   */
+  const control = (method: string, route: string, query: URLSearchParams, body: Record<string, unknown>): [number, unknown] => {
+    const runId = String(body.runId);
+    const threadId = String(body.threadId);
+    if (method === "POST" && route === "emit" && runs.has(runId)) {
+      fake.emit(runId, String(body.event), body.data);
+      return [200, {}];
+    }
+    if (method === "POST" && route === "checkpoint" && threads.has(threadId)) {
+      fake.checkpoint(threadId, (body.values as Record<string, unknown>) ?? {});
+      return [200, {}];
+    }
+    if (method === "POST" && route === "status" && runs.has(runId)) {
+      fake.setStatus(runId, body.status as RunStatus);
+      return [200, {}];
+    }
+    if (method === "GET" && route === "calls") return [200, calls.filter((call) => call.includes(query.get("has") ?? ""))];
+    if (method === "GET" && route === "runs") {
+      const wanted = (run: FakeRun) => run.thread_id === query.get("thread") || (query.has("job") && run.metadata.jobId === query.get("job"));
+      return [200, [...runs.values()].filter(wanted).map((run) => ({ ...run, listeners: streams.get(run.run_id)?.size ?? 0 }))];
+    }
+    return [404, { detail: `no control route ${method} /__control/${route} for ${JSON.stringify(body)}` }];
+  };
+
   const server = createServer(async (req, res) => {
     const body = await readJson(req);
     const method = req.method ?? "GET";
-    const path = new URL(req.url ?? "/", "http://fake").pathname;
+    const url = new URL(req.url ?? "/", "http://fake");
+    const path = url.pathname;
+    if (path.startsWith("/__control/")) {
+      const [status, answer] = control(method, path.slice("/__control/".length), url.searchParams, body);
+      res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(answer));
+      return;
+    }
     const call = `${method} ${path}`;
     calls.push(call);
     const reset = resets.find((r) => r.left > 0 && r.match.test(call));
@@ -211,6 +259,13 @@ export async function startFakeLangGraph(): Promise<FakeLangGraph> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return fake;
+}
+
+/** vitest globalSetup: one fake for the whole run, its URL provided as `langgraphFakeUrl`. */
+export default async function setup(project: TestProject) {
+  const fake = await startFakeLangGraph();
+  project.provide("langgraphFakeUrl", fake.url);
+  return () => fake.close();
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
