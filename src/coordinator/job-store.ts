@@ -18,71 +18,13 @@
  * - there is no index over every job by state: each state has its own small partial index.
  * Times are epoch ms, named `*_ms`.
  */
-import { isTerminal, type JobState, type JobType, type Priority } from "../jobs";
+import { isTerminal, type JobState } from "../jobs";
 import { CLOSED, type Circuit } from "./circuit";
+import { JOB, UPDATABLE, type JobBody, type JobEvent, type JobRow, type JobUpdate, type Mutable } from "./job-row";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations";
 import { BLOCK_SIZE, blockOf, ReadyPositions } from "./positions";
 
-export type JobRow = {
-  id: string;
-  seq: number;
-  type: JobType;
-  payload: string;
-  priority: Priority;
-  score: number;
-  state: JobState;
-  /** Dispatch number. A delivery or report must name the current attempt to be heard. */
-  attempt: number;
-  retry_count: number;
-  max_retries: number;
-  progress: number;
-  current_step: string | null;
-  thread_id: string | null;
-  run_id: string | null;
-  result: string | null;
-  error: string | null;
-  enqueued_at_ms: number;
-  started_at_ms: number | null;
-  attempt_started_at_ms: number | null;
-  ended_at_ms: number | null;
-  next_retry_at_ms: number | null;
-  lease_until_ms: number | null;
-  expires_at_ms: number | null;
-  /** When this job's attempts first found LangGraph unreachable, until one finds it answering. */
-  outage_since_ms: number | null;
-  /** Deliveries of the current attempt that reached the coordinator (claims, first and repeated). */
-  deliveries: number;
-  /** Leases that lapsed without the job being at fault; each requeued it without spending a retry. */
-  stalls: number;
-  /** Where the result is kept when it is too large for the row (an object key); `result` is null then. */
-  result_ref: string | null;
-  /** The run that was current when the job last met an outage: while it is still the job's run, it may be one LangGraph lost. */
-  outage_run_id: string | null;
-};
-
-/** One entry of a job's history. */
-export type JobEvent = {
-  at_ms: number;
-  event: string;
-  attempt: number;
-  detail: Record<string, unknown>;
-};
-
-/** What a job is asked to do: two enqueues of one id must agree on it. */
-export interface JobBody {
-  type: string;
-  payload: unknown;
-}
-
-type Mutable = Omit<JobRow, "id" | "seq" | "type" | "payload" | "priority" | "score" | "enqueued_at_ms" | "max_retries">;
-export type JobUpdate = Partial<Mutable>;
-
-/** Column names an update may set: fixed here, never taken from input. */
-const UPDATABLE = new Set<keyof Mutable>([
-  "state", "attempt", "retry_count", "progress", "current_step", "thread_id", "run_id",
-  "result", "error", "started_at_ms", "attempt_started_at_ms", "ended_at_ms", "next_retry_at_ms",
-  "lease_until_ms", "expires_at_ms", "outage_since_ms", "deliveries", "stalls", "result_ref", "outage_run_id",
-]);
+export type { JobBody, JobEvent, JobRow, JobUpdate } from "./job-row";
 
 /**
  * A history grows no further past this many bytes, but for the event that ends the job: with a
@@ -106,9 +48,6 @@ export interface Counters {
 }
 
 const STATE_COUNTER = (state: JobState) => `state:${state}`;
-
-/** Every column but the history, which only `events` reads. */
-const JOB = "id, seq, type, payload, priority, score, state, attempt, retry_count, max_retries, progress, current_step, thread_id, run_id, result, error, enqueued_at_ms, started_at_ms, attempt_started_at_ms, ended_at_ms, next_retry_at_ms, lease_until_ms, expires_at_ms, outage_since_ms, deliveries, stalls, result_ref, outage_run_id";
 
 /** Where a queued job stands in `listQueued`'s order: a dispatched job ahead of every score. */
 const DISPATCHED_RANK = 1000;
