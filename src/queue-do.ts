@@ -253,7 +253,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   private async recordResult<T, Code extends string>(
     jobId: string, attempt: number, result: unknown, change: (kept: KeptResult) => Change<T, Code>,
   ): Promise<Result<T, Code>> {
-    const kept = await this.results.keep(jobId, attempt, JSON.stringify(result ?? null));
+    const kept = await this.results.keep(jobId, attempt, result);
     const outcome = await this.commit(() => change(kept));
     if (!outcome.ok) await this.results.discard(kept);
     return outcome;

@@ -13,6 +13,30 @@ export const LEASE_MS = 30_000;
 export const HEARTBEAT_MS = 10_000;
 /** The most of a result a job's row holds (a DO SQLite row holds at most 2 MB); larger ones go to the RESULTS bucket (results.ts). */
 export const MAX_RESULT_BYTES = 1024 * 1024;
+/**
+ * The most of a result the queue keeps (in the RESULTS bucket), and sends to its coordinator:
+ * a Workers RPC call carries at most 32 MiB. A LangGraph client reports a larger final state by
+ * its size alone (`resultToReport`), so that the job still completes; the state stays in LangGraph.
+ */
+export const MAX_KEPT_RESULT_BYTES = 25 * 1024 * 1024;
+
+/** What stands in for a final state too large to keep: its size in bytes of JSON. */
+export interface UnkeptResult {
+  unkeptResultBytes: number;
+}
+
+/** The run's final state as a report carries it: itself, or past MAX_KEPT_RESULT_BYTES its size. */
+export function resultToReport(result: unknown): unknown {
+  const json = JSON.stringify(result ?? null);
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: most results need no counting.
+  if (json.length * 3 <= MAX_KEPT_RESULT_BYTES) return result;
+  const bytes = new TextEncoder().encode(json).byteLength;
+  return bytes <= MAX_KEPT_RESULT_BYTES ? result : ({ unkeptResultBytes: bytes } satisfies UnkeptResult);
+}
+
+export const isUnkeptResult = (result: unknown): result is UnkeptResult =>
+  typeof result === "object" && result !== null && Object.keys(result).length === 1 && typeof (result as UnkeptResult).unkeptResultBytes === "number";
+
 /** Lapsed leases (and dead-lettered deliveries that never reached the coordinator) a job may have without spending a retry. */
 export const MAX_STALLS = 3;
 /** Cancelled or failed jobs whose LangGraph run the sweep makes sure is stopped (it runs every minute). */

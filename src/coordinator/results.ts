@@ -14,12 +14,10 @@
  */
 import { log } from "../log";
 import type { JobRow } from "./job-store";
-import { MAX_RESULT_BYTES } from "./protocol";
+import { isUnkeptResult, MAX_KEPT_RESULT_BYTES, MAX_RESULT_BYTES } from "./protocol";
 
 /** The most a job's row holds of its result. */
 export const ROW_RESULT_BYTES = MAX_RESULT_BYTES;
-/** The most the queue keeps of a result (in the bucket); a larger one stays in LangGraph only. */
-export const MAX_KEPT_RESULT_BYTES = 25 * 1024 * 1024;
 
 /** What a completed job's row says of its result: the JSON, an object key, or why it was not kept. */
 export type KeptResult = Pick<JobRow, "result" | "result_ref">;
@@ -43,16 +41,16 @@ export class ResultStore {
    * written to the bucket now. A result past the limit, or one the bucket would not take, is not
    * kept: the job completes all the same.
    */
-  async keep(jobId: string, attempt: number, resultJson: string): Promise<KeptResult> {
+  async keep(jobId: string, attempt: number, result: unknown): Promise<KeptResult> {
+    // Measured by the LangGraph client, which did not send it: it would not fit in the call.
+    if (isUnkeptResult(result)) return this.notKeptForSize(jobId, attempt, result.unkeptResultBytes);
+    const resultJson = JSON.stringify(result ?? null);
     // A UTF-16 code unit is at most 3 bytes of UTF-8: most results need no counting.
     if (resultJson.length * 3 <= ROW_RESULT_BYTES) return { result: resultJson, result_ref: null };
     const bytes = new TextEncoder().encode(resultJson);
     if (bytes.byteLength <= ROW_RESULT_BYTES) return { result: resultJson, result_ref: null };
     const fields = { queue: this.queueName, jobId, attempt, bytes: bytes.byteLength };
-    if (bytes.byteLength > MAX_KEPT_RESULT_BYTES) {
-      log({ event: "result_not_kept", ...fields, limit: MAX_KEPT_RESULT_BYTES }, "warn");
-      return notKept(`the result is ${bytes.byteLength} bytes, over the ${MAX_KEPT_RESULT_BYTES} bytes kept`);
-    }
+    if (bytes.byteLength > MAX_KEPT_RESULT_BYTES) return this.notKeptForSize(jobId, attempt, bytes.byteLength);
     const key = `${OBJECT_PREFIX}${encodeURIComponent(this.queueName)}/${jobId}/${attempt}-${crypto.randomUUID()}.json`;
     for (let tries = 1; ; tries++) {
       try {
@@ -67,6 +65,11 @@ export class ResultStore {
         return notKept(`the result (${bytes.byteLength} bytes) could not be stored: ${String(error).slice(0, 200)}`);
       }
     }
+  }
+
+  private notKeptForSize(jobId: string, attempt: number, bytes: number): KeptResult {
+    log({ event: "result_not_kept", queue: this.queueName, jobId, attempt, bytes, limit: MAX_KEPT_RESULT_BYTES }, "warn");
+    return notKept(`the result is ${bytes} bytes, over the ${MAX_KEPT_RESULT_BYTES} bytes kept`);
   }
 
   /** The report that brought `kept` was refused: its object, if it wrote one, is nobody's. */

@@ -11,6 +11,7 @@
  * and, after an outage, moves the job to a copy of its thread only once its run is proven lost.
  */
 import { Client, type Run } from "@langchain/langgraph-sdk";
+import { resultToReport } from "../coordinator/protocol";
 import { classify, networkFetch, retryingCall, type Endpoint } from "./calls";
 import { LostRunWatch, RunEndWatch } from "./run-end-watch";
 import {
@@ -219,7 +220,7 @@ export class PlatformClient implements LangGraphClient {
     if (thread.status === "interrupted") {
       return { status: "failed", error: "the graph stopped at an interrupt, waiting for human input, which a queued job cannot give", retryable: false };
     }
-    return { status: "completed", result: thread.values ?? null };
+    return { status: "completed", result: resultToReport(thread.values ?? null) };
   }
 
   /** The newest run of the thread. Servers differ in the order they list runs, so sort here. */

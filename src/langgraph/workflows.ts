@@ -3,6 +3,7 @@
  * workflow. There is no run to start and follow apart, so `start` does nothing and `follow`
  * makes the call: the run follower waits on it, not a Queue consumer.
  */
+import { resultToReport } from "../coordinator/protocol";
 import {
   errorMessage, isRetryableStatus, probe, type ClientSettings, type LangGraphClient, type LangGraphHealth,
   type FollowContext, type LangGraphJob, type RunCheck, type RunOutcome, type StartOutcome,
@@ -62,7 +63,7 @@ export class WorkflowsClient implements LangGraphClient {
     if (body.error || body.status === "failed" || body.status === "error") {
       return { status: "failed", error: `workflow ${job.type} failed: ${JSON.stringify(body.error ?? body).slice(0, 500)}`, retryable: true };
     }
-    return { status: "completed", result: body.result ?? body.output ?? body };
+    return { status: "completed", result: resultToReport(body.result ?? body.output ?? body) };
   }
 
   /** The contract has no runs to look up: a blocking call's outcome is known when it returns. */

@@ -197,3 +197,13 @@ describe("a lost run (LANGGRAPH_LOST_RUN_SECONDS)", () => {
     }
   });
 });
+
+describe("a final state too large to send", () => {
+  it("is reported by its size alone, so that the job can complete without it (a Workers RPC call carries 32 MiB)", async () => {
+    const later = job({ firstRun: false, attempt: 2 });
+    fake.addRun(later.threadId, "success");
+    fake.checkpoint(later.threadId, { messages: "x".repeat(30 * 1024 * 1024) });
+    const outcome = await client().start(later);
+    expect(outcome).toEqual({ status: "completed", result: { unkeptResultBytes: 30 * 1024 * 1024 + '{"messages":""}'.length } });
+  });
+});

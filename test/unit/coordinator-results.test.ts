@@ -101,6 +101,17 @@ describe("results over 1 MiB", () => {
     expect((await queue.stats()).completedJobs).toBeGreaterThan(0);
   });
 
+  it("completes a job whose final state was too large to send at all (over a call's 32 MiB): the client reports its size alone", async () => {
+    const queue = reports();
+    const id = `unsent_${crypto.randomUUID().slice(0, 8)}`;
+    const { queueName, threadId } = await running(queue, id);
+    expect(await queue.complete(id, 1, { unkeptResultBytes: 40_000_000 })).toEqual({ ok: true, data: { state: "completed" } });
+    expect(await objectsOf(queueName, id)).toEqual([]);
+    expect(await statusOverHttp(id, queueName)).toMatchObject({
+      status: "completed", result: null, resultLocation: { threadId, reason: expect.stringMatching(/^the result is 40000000 bytes, over the 26214400 bytes kept/) },
+    });
+  });
+
   it("keeps a large result the sweep found (a run that finished while nobody listened)", async () => {
     const queue = freshCoordinator();
     const { now, queueName } = await running(queue, "reconciled");
