@@ -114,8 +114,8 @@ describe("cancelling a running platform job", () => {
     expect(await queue.cancel(id)).toMatchObject({ ok: true, data: { previousStatus: "running" } });
     // Well before the follower's next heartbeat (10 s), whose refusal would stop it otherwise.
     const cancel = `POST /threads/${threadId}/runs/${run.run_id}/cancel`;
-    await expect.poll(() => callsWith(run.run_id), { timeout: 3000, interval: 50 }).toContain(cancel);
-    await expect.poll(async () => (await runsOfThread(threadId))[0]!.listeners, { timeout: 3000, interval: 50 }).toBe(0);
+    await expect.poll(() => callsWith(run.run_id), { timeout: 5000, interval: 50 }).toContain(cancel);
+    await expect.poll(async () => (await runsOfThread(threadId))[0]!.listeners, { timeout: 5000, interval: 50 }).toBe(0);
     // This fake's running runs ignore cancels (as the JS dev server's do): the run ends anyway, unrecorded.
     await succeed(run, { report: "too late" });
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -149,8 +149,8 @@ describe("cancelling a running platform job", () => {
     // The follower is named by the job's queue and seq, not by its thread: the cancel reaches it.
     expect(await queue.cancel(id)).toMatchObject({ ok: true, data: { previousStatus: "running" } });
     const cancel = `POST /threads/${moved.thread_id}/runs/${moved.run_id}/cancel`;
-    await expect.poll(() => callsWith(moved.run_id), { timeout: 3000, interval: 50 }).toContain(cancel);
-    await expect.poll(async () => (await runsOfThread(moved.thread_id))[0]!.listeners, { timeout: 3000, interval: 50 }).toBe(0);
+    await expect.poll(() => callsWith(moved.run_id), { timeout: 5000, interval: 50 }).toContain(cancel);
+    await expect.poll(async () => (await runsOfThread(moved.thread_id))[0]!.listeners, { timeout: 5000, interval: 50 }).toBe(0);
     expect(await runCreations(threadId)).toHaveLength(1);
     expect(await runCreations(moved.thread_id)).toHaveLength(1);
     expect(await statusOf(queue, id)).toMatchObject({ status: "cancelled", retryCount: 0 });
