@@ -85,27 +85,27 @@ async function startClaimed(message: JobMessage, claim: Result<ClaimedJob, Repor
   try {
     started = await client.start(job);
   } catch (error) {
-    started = { status: "failed", error: `unexpected error: ${errorMessage(error)}`, retryable: true };
+    started = { status: "failed", error: `unexpected error: ${errorMessage(error)}`, retryable: true, ours: true };
   }
   const fields = { queue: message.queueName, jobId: message.jobId, attempt: message.attempt, durationMs: Date.now() - startedMs };
   const report = (call: () => Promise<Result<unknown, ReportRefusal>>) => withRetries(call);
   switch (started.status) {
     case "started": {
-      const { runId } = started;
+      const { runId, rejoined = false } = started;
       const { threadId } = task;
       if (runId) {
         // Recorded before the hand-over, so that the sweep knows the run should the hand-over fail.
-        const known = await report(() => coordinator.report(message.jobId, message.attempt, { runId }));
+        const known = await report(() => coordinator.report(message.jobId, message.attempt, { runId, ...(rejoined && { rejoined }) }));
         if (!known.ok) {
           if (jobIsOver(known.code)) await client.cancelRun(threadId, runId);
           log({ event: "run_abandoned", ...fields, runId, reason: known.code });
           return;
         }
       }
-      // `afterOutage` goes with the task: only after an outage may the follower prove a run lost.
-      const { retryCount: _, redelivery: __, followerName, ...followed } = task;
+      // Only a run that was there before an outage may be one LangGraph lost; a run started since is not.
+      const { retryCount: _, redelivery: __, followerName, afterOutage, ...followed } = task;
       // Idempotent: a follower that already follows this attempt ignores it.
-      await withRetries(() => followerFor(env, followerName).follow({ ...followed, runId } satisfies FollowTask));
+      await withRetries(() => followerFor(env, followerName).follow({ ...followed, afterOutage: afterOutage && rejoined, runId } satisfies FollowTask));
       log({ event: "run_handed_to_follower", ...fields, runId });
       return;
     }
@@ -115,11 +115,12 @@ async function startClaimed(message: JobMessage, claim: Result<ClaimedJob, Repor
       return;
     }
     case "failed": {
-      const { error, retryable, unreachable } = started;
+      const { error, retryable, unreachable, ours } = started;
       // The first delivery of this attempt may be handing its run over right now (the Queue can
       // deliver a message twice at once): its failure to start another is not the attempt's.
-      if (task.redelivery) throw new Error(`the redelivered attempt could not find or start its run: ${error}`);
-      const recorded = await report(() => coordinator.fail(message.jobId, message.attempt, { error, retryable, unreachable }));
+      // An outage or an error that is final is the attempt's all the same, and is reported.
+      if (task.redelivery && retryable && !unreachable) throw new Error(`the redelivered attempt could not find or start its run: ${error}`);
+      const recorded = await report(() => coordinator.fail(message.jobId, message.attempt, { error, retryable, unreachable, ours }));
       log({ event: "run_failed", ...fields, recorded: recorded.ok || recorded.code });
       return;
     }

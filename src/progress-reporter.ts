@@ -37,7 +37,8 @@ export class ProgressReporter {
     this.pending = { ...this.pending, ...update };
     const stepChanged = update.currentStep !== undefined && update.currentStep !== this.lastStep;
     const sinceLastMs = Date.now() - this.lastSentMs;
-    if (stepChanged || update.runId !== undefined || update.rejoined || sinceLastMs >= PROGRESS_INTERVAL_MS) this.send();
+    const idsChanged = update.runId !== undefined || update.threadId !== undefined || update.rejoined;
+    if (stepChanged || idsChanged || sinceLastMs >= PROGRESS_INTERVAL_MS) this.send();
     else this.trailing ??= setTimeout(() => this.send(), PROGRESS_INTERVAL_MS - sinceLastMs);
   }
 
@@ -64,7 +65,10 @@ export class ProgressReporter {
         const answer = await withRetries((): Promise<Result<null, ReportRefusal>> => this.coordinator.report(this.attempt.jobId, this.attempt.attempt, update));
         if (!answer.ok) this.stop.abort({ code: answer.code, jobOver: jobIsOver(answer.code) } satisfies StopReason);
       } catch (error) {
-        // A missed heartbeat is survivable: the lease outlasts a few of them.
+        // A missed heartbeat is survivable: the lease outlasts a few of them. What the run's
+        // identity became (a new run, a copy of the thread) must not be lost: the next report carries it.
+        const { runId, threadId, rejoined } = update;
+        this.pending = { ...(runId !== undefined && { runId }), ...(threadId !== undefined && { threadId }), ...(rejoined && { rejoined }), ...this.pending };
         log({ event: "report_failed", ...this.attempt, error: errorMessage(error) }, "warn");
       }
     });

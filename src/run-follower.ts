@@ -1,5 +1,5 @@
 /**
- * RunFollower: one Durable Object per job (named by its LangGraph thread id) that follows the
+ * RunFollower: one Durable Object per job (named `<queue>:<seq>`, protocol.ts followerName) that follows the
  * job's run for as long as it lasts, so that no Queue consumer waits out a run and a job never
  * waits behind another job's run.
  *
@@ -35,7 +35,7 @@ export interface FollowOptions {
   /** Called with the outcome before it is reported, so that it can be kept. */
   onOutcome?: (outcome: Exclude<RunOutcome, { status: "detached" }>) => void;
   /** LangGraph lost the run and the job moved to a new run in a copy of its thread: keep it, so that a rejoin follows that one. */
-  onRunMoved?: (threadId: string, runId: string) => void;
+  onRunMoved?: (threadId: string, runId: string | null) => void;
 }
 
 /**
@@ -45,6 +45,8 @@ export interface FollowOptions {
 const WATCHDOG_MS = HEARTBEAT_MS + 5_000;
 const TASK_KEY = "task";
 const STOP_KEY = "stop";
+/** How long a stop waits for a hand-over that may never come (the consumer gives up within seconds). */
+const STOP_KEPT_MS = 10 * 60_000;
 
 /** A stop that came before its attempt's follow began. */
 type StoredStop = { attempt: number; reason: StopReason };
@@ -73,14 +75,20 @@ export class RunFollower extends DurableObject<AppEnv> {
   async stop(attempt: number, reason: StopReason): Promise<void> {
     if (this.following?.attempt === attempt) return this.following.stop.abort(reason);
     const stored = this.storedTask();
-    if (!stored || stored.attempt <= attempt) this.ctx.storage.kv.put(STOP_KEY, { attempt, reason } satisfies StoredStop);
+    if (stored && stored.attempt > attempt) return;
+    this.ctx.storage.kv.put(STOP_KEY, { attempt, reason } satisfies StoredStop);
+    // Should no hand-over ever come (the consumer gave up on the attempt), an alarm clears the stop.
+    if (!stored) await this.ctx.storage.setAlarm(Date.now() + STOP_KEPT_MS);
   }
 
   // Alarms of one object never overlap (the runtime waits for one to end before the next), so
   // the watchdog cannot fire while a follow is under way here.
   override async alarm(): Promise<void> {
     const task = this.storedTask();
-    if (!task) return;
+    if (!task) {
+      this.ctx.storage.kv.delete(STOP_KEY);
+      return;
+    }
     const stopped = this.ctx.storage.kv.get<StoredStop>(STOP_KEY);
     if (stopped && stopped.attempt >= task.attempt) return this.abandon(task, stopped.reason);
     const follows = task.follows + 1;
@@ -88,7 +96,7 @@ export class RunFollower extends DurableObject<AppEnv> {
     let end: FollowEnd;
     if (task.outcome) {
       end = await recordOutcome(task, this.env, task.outcome);
-    } else if (follows > 1 && task.runId === null) {
+    } else if (follows > 1 && task.runId === null && this.env.LANGGRAPH_API_FLAVOR === "workflows") {
       // The workflows flavour's one blocking call died with this object: it cannot be rejoined.
       const outcome = { status: "failed", error: "the run follower died during /workflows/execute, which cannot be rejoined", retryable: true } as const;
       end = await recordOutcome(task, this.env, outcome);
@@ -164,7 +172,7 @@ export async function followRun(task: FollowTask, env: AppEnv, options: FollowOp
       signal: stop.signal, deadlineMs, onProgress: (update) => reporter.update(update), onRunMoved: options.onRunMoved,
     });
   } catch (error) {
-    outcome = { status: "failed", error: `unexpected error: ${errorMessage(error)}`, retryable: true };
+    outcome = { status: "failed", error: `unexpected error: ${errorMessage(error)}`, retryable: true, ours: true };
   } finally {
     await reporter.close();
   }
@@ -193,7 +201,7 @@ export async function recordOutcome(
   const recorded = await withRetries((): Promise<Result<unknown, ReportRefusal>> =>
     outcome.status === "completed"
       ? coordinator.complete(task.jobId, task.attempt, outcome.result)
-      : coordinator.fail(task.jobId, task.attempt, { error: outcome.error, retryable: outcome.retryable, unreachable: outcome.unreachable }),
+      : coordinator.fail(task.jobId, task.attempt, { error: outcome.error, retryable: outcome.retryable, unreachable: outcome.unreachable, ours: outcome.ours }),
   );
   log({ event: `run_${outcome.status}`, ...fields, recorded: recorded.ok || recorded.code });
   return "recorded";

@@ -65,6 +65,8 @@ export class Attempts {
     if (update.progress !== undefined) change.progress = Math.max(0, Math.min(100, Math.round(update.progress)));
     if (update.currentStep !== undefined) change.current_step = update.currentStep;
     if (update.runId !== undefined) change.run_id = update.runId;
+    // A run found going after an outage (not one started since) may be one LangGraph lost, while it stays the job's.
+    if (update.rejoined && update.runId !== undefined && job!.outage_since_ms !== null) change.outage_run_id = update.runId;
     if (update.threadId !== undefined) change.thread_id = update.threadId;
     const after = { ...job!, ...change };
     const events: JobEvent[] = [];
@@ -105,7 +107,8 @@ export class Attempts {
     const job = this.host.store.get(jobId);
     const refusal = refuseReport(job, jobId, attempt, "running");
     if (refusal) return refusal;
-    const state = this.transitions.failAttempt(job!, failure, now, failure.unreachable ? {} : this.transitions.langGraphAnswered(job!, now));
+    const answered = failure.unreachable || failure.ours ? {} : this.transitions.langGraphAnswered(job!, now);
+    const state = this.transitions.failAttempt(job!, failure, now, answered);
     return { ok: true, data: { state }, messages: this.dispatcher.dispatchReady(now) };
   }
 
@@ -130,7 +133,7 @@ export class Attempts {
   /**
    * The sweep found that a job's run succeeded while nobody listened: record its result. Its
    * process time is the run's own (`runMs`, from LangGraph), not the time since the attempt
-   * started, which may include a backoff the job waited out after its lease expired.
+   * started, which may include a backoff the job waited out after a failed report.
    */
   recordFinishedRun(jobId: string, attempt: number, kept: KeptResult, runMs: number, now: number): Change<null, "NOT_CURRENT"> {
     const job = this.host.store.get(jobId);

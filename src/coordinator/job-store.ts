@@ -8,7 +8,7 @@
  * SQLite may pick another and sort. Jobs waiting out a retry backoff are `delayed` (shown to
  * clients as "queued") and sit in their own index by due time; dispatched and running jobs by
  * lease expiry; ended jobs by record expiry and by state. The alarm is never later than the
- * earliest timer (queue-do.ts).
+ * earliest timer (alarm.ts).
  *
  * What a write costs is what Cloudflare bills (rows written, index entries included), so:
  * - a job's history is a JSON array in its own row, appended by the same UPDATE that changes

@@ -134,6 +134,8 @@ export interface AttemptFailure {
   error: string;
   retryable: boolean;
   unreachable?: boolean;
+  /** Our own error (a bug of the queue's, not LangGraph's): it says nothing of whether LangGraph answers. */
+  ours?: boolean;
 }
 
 export type Failure<Code extends string> = { ok: false; code: Code; message: string };

@@ -21,7 +21,8 @@ export async function statusBody(env: AppEnv, data: StatusData): Promise<{ body:
   if (resultRef === undefined) return { body: JSON.stringify({ success: true, data }) };
   const object = await env.RESULTS.get(resultRef);
   if (!object) {
-    // Its record names it, so it was written: only someone else's delete (a lifecycle rule shorter than the retention) can explain this.
+    // Its record names it, so it was written: the record expired between the two reads (its
+    // object deleted with it), or someone else deleted it (a lifecycle rule shorter than the retention).
     log({ event: "result_object_missing", jobId: data.jobId, key: resultRef }, "error");
     const resultLocation = { threadId: data.threadId, reason: `the result's object is missing from the bucket: the final state is in LangGraph, GET /threads/${data.threadId}/state` };
     return { body: JSON.stringify({ success: true, data: { ...rest, result: null, resultLocation } }) };

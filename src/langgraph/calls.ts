@@ -100,7 +100,7 @@ export async function classify(error: unknown, endpoint: Endpoint, jobType: stri
   }
   if (!isNetworkError(error)) {
     // Thrown by our own code, not by the network or LangGraph: no reason to stop the queue.
-    return failed({ error: `unexpected error: ${message}`, retryable: true });
+    return failed({ error: `unexpected error: ${message}`, retryable: true, ours: true });
   }
   if (await answers(endpoint)) {
     return failed({ error: `a call to LangGraph failed (LangGraph answers at ${endpoint.baseUrl}/ok): ${message}`, retryable: true }, true);

@@ -37,7 +37,7 @@ export type { StopReason } from "../coordinator/protocol";
 /** What starting (or resuming) an attempt on LangGraph gave. */
 export type StartOutcome =
   /** A run is going (or still going: rejoined); `runId` is null for a flavour whose run is the follow call itself. */
-  | { status: "started"; runId: string | null }
+  | { status: "started"; runId: string | null; /** The run was there already (an earlier attempt's, or this one's first delivery's). */ rejoined?: boolean }
   /** The thread's run had already succeeded while nobody listened: that is the result. */
   | { status: "completed"; result: unknown }
   | AttemptFailed;
@@ -47,7 +47,7 @@ export type StartOutcome =
  * answer in time): an outage, not the job's fault. One call that failed while LangGraph answers
  * is retryable but not unreachable.
  */
-export type AttemptFailed = { status: "failed"; error: string; retryable: boolean; unreachable?: boolean };
+export type AttemptFailed = { status: "failed"; error: string; retryable: boolean; unreachable?: boolean; ours?: boolean };
 
 export interface FollowContext {
   /** Aborted, with a StopReason, when the attempt must stop: stop, record nothing. */
@@ -56,10 +56,11 @@ export interface FollowContext {
   deadlineMs: number;
   onProgress(update: RunProgress): void;
   /**
-   * LangGraph lost the run and the follow moved the job to a new run in a copy of its thread:
-   * keep it, so that a rejoin (after the follower's own crash) follows the new run.
+   * LangGraph lost the run and the follow moved the job to a copy of its thread (`runId` null
+   * until the copy's run is created): keep it, so that a rejoin (after the follower's own crash)
+   * follows the new run, or finds it on the copy.
    */
-  onRunMoved?(threadId: string, runId: string): void;
+  onRunMoved?(threadId: string, runId: string | null): void;
 }
 
 export type RunOutcome =

@@ -61,7 +61,7 @@ export class PlatformClient implements LangGraphClient {
         // died, or a call failed on the way); interrupting it would not stop a node that ignores
         // the signal, and a second run would run that node again. Should LangGraph have lost it,
         // the follower proves so (LostRunWatch) and only then moves the job.
-        if (latest && ACTIVE.has(latest.status)) return { status: "started", runId: latest.run_id };
+        if (latest && ACTIVE.has(latest.status)) return { status: "started", runId: latest.run_id, rejoined: true };
         // After a failed run (or none: LangGraph may lose a run yet keep its checkpoints), resume
         // from the checkpoint; with none, `input: null` would fail: start from the payload.
         return await this.resume(job);
@@ -89,8 +89,21 @@ export class PlatformClient implements LangGraphClient {
     return { status: "started", runId: run.run_id };
   }
 
-  async follow(job: LangGraphJob, runId: string | null, context: FollowContext): Promise<RunOutcome> {
-    if (!runId) return { status: "failed", error: "no LangGraph run to follow", retryable: true };
+  async follow(job: LangGraphJob, knownRunId: string | null, context: FollowContext): Promise<RunOutcome> {
+    let runId = knownRunId;
+    if (!runId) {
+      // A follow that moved the job to a copy of its thread died before it knew the copy's run:
+      // the copy's run, if it got one, is the job's; with none, the next attempt resumes there.
+      try {
+        const latest = await this.latestRun(job.threadId);
+        if (!latest || !ACTIVE.has(latest.status)) return { status: "failed", error: `no LangGraph run going on thread ${job.threadId} to follow`, retryable: true };
+        runId = latest.run_id;
+      } catch (error) {
+        return this.failure(error, job);
+      }
+      context.onProgress({ runId });
+      context.onRunMoved?.(job.threadId, runId);
+    }
     // One signal for "stop listening": the attempt was stopped, or this invocation's time is up.
     const stopListening = AbortSignal.any([context.signal, AbortSignal.timeout(Math.max(0, context.deadlineMs - Date.now()))]);
     // A status check or read that fails on the way is made again: a blip must not cost the attempt.
@@ -124,8 +137,10 @@ export class PlatformClient implements LangGraphClient {
         if (stopListening.aborted) break;
         if (lostWatch?.lost) {
           lostWatch = undefined;
-          followed = await this.moveLostRun(job, threadId, call);
-          context.onProgress({ threadId: followed.threadId, runId: followed.runId });
+          const moved = await this.moveLostRun(job, threadId, call, context, stopListening);
+          if (!moved) break;
+          followed = moved;
+          context.onProgress({ runId: followed.runId });
           context.onRunMoved?.(followed.threadId, followed.runId);
           joins = -1;
           streamBreak = runError = undefined;
@@ -171,8 +186,16 @@ export class PlatformClient implements LangGraphClient {
    * takes no other run. The job goes on from the same checkpoint in a copy of the thread, which
    * has the checkpoints and not the lost run; no node of the lost run can still be running.
    */
-  private async moveLostRun(job: LangGraphJob, threadId: string, call: <T>(fn: () => Promise<T>) => Promise<T>): Promise<FollowedRun> {
+  private async moveLostRun(
+    job: LangGraphJob, threadId: string, call: <T>(fn: () => Promise<T>) => Promise<T>, context: FollowContext, stopListening: AbortSignal,
+  ): Promise<FollowedRun | null> {
     const copy = await call(() => this.client.threads.copy(threadId));
+    // The copy is the job's thread from now on, before any run starts on it: should the rest
+    // fail (or this follower die), the next attempt or the rejoin goes on in the copy (finding a
+    // run started there), and never copies the lost run's thread, and starts its nodes, again.
+    context.onProgress({ threadId: copy.thread_id });
+    context.onRunMoved?.(copy.thread_id, null);
+    if (stopListening.aborted) return null;
     const hasCheckpoint = await call(() => this.hasCheckpoint(copy.thread_id));
     // Not retried: a second create after one whose answer was lost would be refused (the thread is busy).
     const { runId } = await this.createRun({ ...job, threadId: copy.thread_id }, hasCheckpoint ? null : job.payload);

@@ -42,7 +42,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Follows a run in the background, recording what the follow reported. */
 function follow(platform: PlatformClient, followed: LangGraphJob, runId: string) {
   const progress: RunProgress[] = [];
-  const moves: { threadId: string; runId: string }[] = [];
+  const moves: { threadId: string; runId: string | null }[] = [];
   const stop = new AbortController();
   const context: FollowContext = {
     signal: stop.signal, deadlineMs: Date.now() + 60_000,
@@ -160,8 +160,10 @@ describe("a lost run (LANGGRAPH_LOST_RUN_SECONDS)", () => {
     expect(movedAfterMs).toBeGreaterThanOrEqual(LOST_RUN_MS);
     expect(moved.input).toBeNull(); // from the checkpoint: finished nodes do not run again
     expect(fake.threads.get(moved.thread_id)!.checkpointId).not.toBeNull();
-    expect(moves).toEqual([{ threadId: moved.thread_id, runId: moved.run_id }]);
-    expect(progress).toContainEqual({ threadId: moved.thread_id, runId: moved.run_id });
+    // The copy is known (reported, and kept by the follower) before its run is created, then its run.
+    expect(moves).toEqual([{ threadId: moved.thread_id, runId: null }, { threadId: moved.thread_id, runId: moved.run_id }]);
+    const reported = progress.filter((update) => update.threadId !== undefined || update.runId !== undefined);
+    expect(reported).toEqual([{ threadId: moved.thread_id }, { runId: moved.run_id }]);
     // The lost run was neither cancelled nor joined again; the thread was copied once.
     expect(fake.calls.filter((call) => call.endsWith("/cancel"))).not.toContain(`POST /threads/${followed.threadId}/runs/${lost.run_id}/cancel`);
     expect(callsOf(followed.threadId).filter((call) => call.endsWith("/copy"))).toHaveLength(1);
@@ -205,5 +207,22 @@ describe("a final state too large to send", () => {
     fake.checkpoint(later.threadId, { messages: "x".repeat(30 * 1024 * 1024) });
     const outcome = await client().start(later);
     expect(outcome).toEqual({ status: "completed", result: { unkeptResultBytes: 30 * 1024 * 1024 + '{"messages":""}'.length } });
+  });
+});
+
+describe("a follow that does not know its run", () => {
+  it("finds the run on the thread (a follower that died after moving the job to a copy of its thread), or fails for the next attempt to resume", async () => {
+    const copy = job({ firstRun: false });
+    const run = fake.addRun(copy.threadId, "running");
+    const { outcome, progress, moves } = follow(client(), copy, null as unknown as string);
+    await until("the copy's run to be joined", () => joins(copy.threadId, run.run_id) === 1);
+    succeed(copy.threadId, run.run_id);
+    expect(await outcome).toEqual({ status: "completed", result: { done: true } });
+    expect(progress).toContainEqual({ runId: run.run_id });
+    expect(moves).toEqual([{ threadId: copy.threadId, runId: run.run_id }]);
+
+    const empty = job({ firstRun: false });
+    fake.addRun(empty.threadId, "error");
+    expect(await follow(client(), empty, null as unknown as string).outcome).toMatchObject({ status: "failed", retryable: true, error: expect.stringMatching(/no LangGraph run going/) });
   });
 });

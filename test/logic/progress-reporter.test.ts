@@ -40,4 +40,14 @@ describe("progress reports", () => {
     expect(coordinator.calls).toHaveLength(3);
     expect(stop.signal.aborted).toBe(false);
   });
+
+  it("carry a new run or thread the coordinator did not hear of in the next report, rather than lose it", async () => {
+    const coordinator = flakyCoordinator(3);
+    const stop = new AbortController();
+    const reporter = new ProgressReporter(coordinator as never, { queueName: "q", jobId: "j", attempt: 1 }, stop, 100);
+    reporter.update({ threadId: "copy-thread" });
+    // All three tries of that report fail; a later heartbeat carries the thread.
+    await expect.poll(() => coordinator.calls.slice(3).some((call) => call.update.threadId === "copy-thread"), { timeout: 5000 }).toBe(true);
+    await reporter.close();
+  });
 });

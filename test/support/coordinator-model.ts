@@ -124,6 +124,8 @@ export interface Failure {
   error: string;
   retryable: boolean;
   unreachable?: boolean;
+  /** Our own bug: no sign of LangGraph either way. */
+  ours?: boolean;
 }
 
 /** How a job's dispatch order compares: higher score first, then enqueued first. */
@@ -284,6 +286,8 @@ export class CoordinatorModel {
     const threadChanged = update.threadId !== undefined && update.threadId !== job.threadId;
     if (update.currentStep !== undefined) job.currentStep = update.currentStep;
     if (update.threadId !== undefined) job.threadId = update.threadId;
+    // A run found going after an outage may be one LangGraph lost, while it stays the job's.
+    if (update.rejoined && update.runId !== undefined && job.outageSince !== null) job.outageRunId = update.runId;
     if (update.runId !== undefined) {
       job.runId = update.runId;
       // A run was created or found: LangGraph answers.
@@ -311,7 +315,7 @@ export class CoordinatorModel {
     const job = this.jobs.get(id);
     const refused = this.refusal(job, attempt, "running");
     if (refused || !job) return { ok: false as const, code: refused! };
-    if (!failure.unreachable) this.answered(job);
+    if (!failure.unreachable && !failure.ours) this.answered(job);
     const state = this.failAttempt(job, failure);
     this.dispatch();
     return { ok: true as const, data: { state } };

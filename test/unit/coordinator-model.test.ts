@@ -501,10 +501,11 @@ const completeCall = (huge = false): Call => ({
     return [await h.stub.complete(id, a, result, model.now), model.complete(id, a, result)];
   },
 });
-const failCall = (retryable: boolean, unreachable: boolean): Call => ({
-  label: `fail${retryable ? " retryable" : ""}${unreachable ? " unreachable" : ""}`,
+const failCall = (retryable: boolean, unreachable: boolean, ours = false): Call => ({
+  label: `fail${retryable ? " retryable" : ""}${unreachable ? " unreachable" : ""}${ours ? " (our own bug)" : ""}`,
   both: async (model, h, id, a) => {
-    const failure: Failure = { error: unreachable ? `connection refused (step ${h.steps})` : `LangGraph 503 (step ${h.steps})`, retryable, ...(unreachable ? { unreachable } : {}) };
+    const error = unreachable ? `connection refused (step ${h.steps})` : ours ? `unexpected error: x is not a function (step ${h.steps})` : `LangGraph 503 (step ${h.steps})`;
+    const failure: Failure = { error, retryable, ...(unreachable ? { unreachable } : {}), ...(ours ? { ours } : {}) };
     return [await h.stub.fail(id, a, failure, model.now), model.fail(id, a, failure)];
   },
 });
@@ -559,6 +560,7 @@ const progressUpdate = fc.record({
 const outcome = fc.oneof(
   fc.constantFrom(completeCall(), completeCall(), completeCall(), completeCall(), completeCall(), completeCall(), completeCall(), completeCall(true)),
   fc.record({ retryable: fc.boolean(), unreachable: fc.constantFrom(false, false, true) }).map(({ retryable, unreachable }) => failCall(retryable, unreachable)),
+  fc.constant(failCall(true, false, true)),
 );
 
 const claim = fc.record({ ...target_, duplicate: fc.boolean() }).map(({ duplicate, ...args }) => attemptOp(duplicate ? ["running"] : ["dispatched"], claimCall, args));

@@ -104,6 +104,8 @@ describe("the RunFollower object", () => {
     // The coordinator's stop reaches the follower before the consumer's hand-over does.
     expect(await queue.cancel(task.jobId)).toMatchObject({ ok: true });
     expect(await runInDurableObject(follower, (_, state) => state.storage.kv.get("stop"))).toEqual({ attempt: task.attempt, reason: { code: "JOB_CANCELLED", jobOver: true } });
+    // Should the hand-over never come, an alarm clears the stop.
+    expect(await runInDurableObject(follower, (_, state) => state.storage.getAlarm())).toBeGreaterThan(Date.now() + 60_000);
     await follower.follow(task);
     await runDurableObjectAlarm(follower);
     // Without the kept stop, the alarm would make the 2 s call and only its first report would be refused.
