@@ -118,7 +118,7 @@ describe("a run that may be alive is rejoined, never interrupted or copied", () 
     const later = job({ firstRun: false, afterOutage: true });
     const run = fake.addRun(later.threadId, "running");
     const from = fake.calls.length;
-    expect(await client(20_000).start(later)).toEqual({ status: "started", runId: run.run_id });
+    expect(await client(20_000).start(later)).toEqual({ status: "started", runId: run.run_id, rejoined: true });
     const asked = callsOf(later.threadId, from);
     expect(asked.filter((call) => /\/cancel$|\/copy$|^POST \/threads\/[^/]+\/runs$/.test(call))).toEqual([]);
     expect(run.status).toBe("running");

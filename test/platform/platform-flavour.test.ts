@@ -100,7 +100,7 @@ describe("a job on the platform flavour", () => {
 
     expect(await waitForStatus(queue, id, "completed")).toMatchObject({ retryCount: 0, result: { report: "done" } });
     expect(await runCreations(threadId)).toHaveLength(1);
-    expect((await eventsOf(queue, id)).map((e) => e.event)).toEqual(["queued", "dispatched", "started", "run_created", "redelivered", "progress", "completed"]);
+    expect((await eventsOf(queue, id)).map((e) => e.event)).toEqual(["queued", "dispatched", "started", "run_created", "redelivered", "rejoined", "progress", "completed"]);
   });
 });
 
