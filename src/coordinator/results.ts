@@ -13,6 +13,7 @@
  * deleting a refused report's object never touches the one a concurrent report recorded.
  */
 import { log } from "../log";
+import { withRetries } from "../rpc";
 import type { JobRow } from "./job-store";
 import { isUnkeptResult, MAX_KEPT_RESULT_BYTES, MAX_RESULT_BYTES } from "./protocol";
 
@@ -52,18 +53,12 @@ export class ResultStore {
     const fields = { queue: this.queueName, jobId, attempt, bytes: bytes.byteLength };
     if (bytes.byteLength > MAX_KEPT_RESULT_BYTES) return this.notKeptForSize(jobId, attempt, bytes.byteLength);
     const key = `${OBJECT_PREFIX}${encodeURIComponent(this.queueName)}/${jobId}/${attempt}-${crypto.randomUUID()}.json`;
-    for (let tries = 1; ; tries++) {
-      try {
-        await this.bucket().put(key, bytes, { httpMetadata: { contentType: "application/json" } });
-        return { result: null, result_ref: key };
-      } catch (error) {
-        if (tries < 3) {
-          await new Promise((resolve) => setTimeout(resolve, 250 * tries));
-          continue;
-        }
-        log({ event: "result_not_kept", ...fields, error: String(error) }, "error");
-        return notKept(`the result (${bytes.byteLength} bytes) could not be stored: ${String(error).slice(0, 200)}`);
-      }
+    try {
+      await withRetries(() => this.bucket().put(key, bytes, { httpMetadata: { contentType: "application/json" } }));
+      return { result: null, result_ref: key };
+    } catch (error) {
+      log({ event: "result_not_kept", ...fields, error: String(error) }, "error");
+      return notKept(`the result (${bytes.byteLength} bytes) could not be stored: ${String(error).slice(0, 200)}`);
     }
   }
 
@@ -90,18 +85,10 @@ export class ResultStore {
    * an orphan no record names (a lifecycle rule on the bucket's `results/` prefix removes those).
    */
   private async delete(keys: string[], event: string): Promise<void> {
-    for (let tries = 1; ; tries++) {
-      try {
-        await this.bucket().delete(keys);
-        return;
-      } catch (error) {
-        if (tries < 3) {
-          await new Promise((resolve) => setTimeout(resolve, 250 * tries));
-          continue;
-        }
-        log({ event, queue: this.queueName, keys, error: String(error) }, "error");
-        return;
-      }
+    try {
+      await withRetries(() => this.bucket().delete(keys));
+    } catch (error) {
+      log({ event, queue: this.queueName, keys, error: String(error) }, "error");
     }
   }
 }
