@@ -11,12 +11,11 @@
  */
 import type { AppEnv } from "./config";
 import { queueNames } from "./config";
+import type { RunToCheck } from "./coordinator/protocol";
 import { langGraphClient, type LangGraphClient, type RunCheck } from "./langgraph";
 import { log } from "./log";
 import { coordinatorFor } from "./rpc";
 import { forEachBounded, OutageBreaker, planChecks, Slots, SWEEP_LIMITS, sweepTurn, type PlannedCheck, type SweepLimits } from "./sweep-plan";
-
-type RunToCheck = { jobId: string; attempt: number; threadId: string; runId: string };
 
 /** What one sweep shares over its queues: the connection slots, the clock, what is known of LangGraph. */
 export class SweepSession {
