@@ -6,7 +6,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { call, ENDPOINT, uniqueId, waitForStatus } from "./http";
+import { call, ENDPOINT, recordingEnv, uniqueId, waitForStatus } from "./http";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -51,26 +51,6 @@ describe("credentials in logs", () => {
 });
 
 describe("a refused request touches no storage", () => {
-  /** The env with each Durable Object and Queue binding wrapped to record every use of it. */
-  function recordingEnv(queueName: string) {
-    const touched: string[] = [];
-    const record = <T extends object>(name: string, binding: T): T =>
-      new Proxy(binding, {
-        get(target, property) {
-          touched.push(`${name}.${String(property)}`);
-          const value = Reflect.get(target, property);
-          return typeof value === "function" ? value.bind(target) : value;
-        },
-      });
-    const wrapped = {
-      ...env,
-      QUEUE_NAMES: `${env.QUEUE_NAMES},${queueName}`,
-      QUEUE_COORDINATOR: record("QUEUE_COORDINATOR", env.QUEUE_COORDINATOR),
-      RUN_FOLLOWER: record("RUN_FOLLOWER", env.RUN_FOLLOWER),
-      JOB_QUEUE: record("JOB_QUEUE", env.JOB_QUEUE),
-    };
-    return { env: wrapped, touched };
-  }
 
   async function send(testEnv: Env, body: unknown, headers: Record<string, string>) {
     const ctx = createExecutionContext();
@@ -92,16 +72,16 @@ describe("a refused request touches no storage", () => {
     ];
     for (const headers of [{}, { authorization: "Bearer wrong" }, { apikey: "wrong" }] as Record<string, string>[]) {
       for (const body of bodies) {
-        const { env: testEnv, touched } = recordingEnv(queueName);
+        const { env: testEnv, touched } = recordingEnv({ QUEUE_NAMES: `${env.QUEUE_NAMES},${queueName}` });
         const response = await send(testEnv, body, headers);
         expect(response.status).toBe(401);
         expect(touched, `${JSON.stringify(headers)} ${body.action}`).toEqual([]);
       }
     }
     // The same requests with a right key do reach the coordinator: the recording works.
-    const { env: probeEnv } = recordingEnv(queueName);
+    const { env: probeEnv } = recordingEnv({ QUEUE_NAMES: `${env.QUEUE_NAMES},${queueName}` });
     for (const body of bodies) {
-      const { env: testEnv, touched } = recordingEnv(queueName);
+      const { env: testEnv, touched } = recordingEnv({ QUEUE_NAMES: `${env.QUEUE_NAMES},${queueName}` });
       await send(testEnv, body, { authorization: "Bearer test-key-1" });
       expect(touched).toContain("QUEUE_COORDINATOR.getByName");
     }

@@ -7,33 +7,13 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { AUTH, type Envelope } from "./http";
+import { AUTH, recordingEnv, type Envelope } from "./http";
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** The env with the Durable Object and Queue bindings wrapped to record every use of them. */
-function recordingEnv(overrides: Partial<Env> = {}) {
-  const touched: string[] = [];
-  const record = <T extends object>(name: string, binding: T): T =>
-    new Proxy(binding, {
-      get(target, property) {
-        touched.push(`${name}.${String(property)}`);
-        const value = Reflect.get(target, property);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-  const wrapped: Env = {
-    ...env,
-    ...overrides,
-    QUEUE_COORDINATOR: record("QUEUE_COORDINATOR", env.QUEUE_COORDINATOR),
-    RUN_FOLLOWER: record("RUN_FOLLOWER", env.RUN_FOLLOWER),
-    JOB_QUEUE: record("JOB_QUEUE", env.JOB_QUEUE),
-  };
-  return { env: wrapped, touched };
-}
-
+/** GETs `path` from the Worker with `testEnv`, and the answer parsed. */
 async function get(path: string, testEnv: Env, headers: Record<string, string> = {}) {
   const ctx = createExecutionContext();
   const response = await worker.fetch(new Request(`https://queue.test${path}`, { headers }), testEnv, ctx);
