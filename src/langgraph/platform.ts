@@ -13,14 +13,13 @@
 import { Client, type Run } from "@langchain/langgraph-sdk";
 import { resultToReport } from "../coordinator/protocol";
 import { classify, networkFetch, retryingCall, type Endpoint } from "./calls";
-import { LostRunWatch, RunEndWatch } from "./run-end-watch";
+import { ACTIVE, LostRunWatch, RunEndWatch } from "./run-end-watch";
 import {
   errorMessage, probe, type AttemptFailed, type ClientSettings, type FollowContext, type LangGraphClient,
   type LangGraphHealth, type LangGraphJob, type RunCheck, type RunOutcome, type StartOutcome, type StopReason,
 } from "./client";
 
 const STREAM_MODES: ("updates" | "custom")[] = ["updates", "custom"];
-const ACTIVE = new Set(["pending", "running"]);
 /**
  * How long one request to LangGraph may take (streams excepted): a call that hangs must not
  * hold a consumer, or outlast the attempt's lease.

@@ -4,7 +4,8 @@
  */
 import type { Run } from "@langchain/langgraph-sdk";
 
-const ACTIVE = new Set(["pending", "running"]);
+/** The run statuses of a run still going. */
+export const ACTIVE = new Set(["pending", "running"]);
 /**
  * After a node finishes, a quiet stream may mean the run has ended: its status is checked after
  * this long, then after twice as long, up to END_CHECK_LAST_MS. The LangGraph JS dev server
