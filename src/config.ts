@@ -1,4 +1,5 @@
 /** Configuration read from the Worker's vars and secrets, with the defaults the README's Configuration table gives. */
+import { DEFAULT_JOB_TYPES } from "./jobs";
 
 /** Secrets are not in wrangler.jsonc, so `wrangler types` cannot know them; both are optional. */
 export interface Secrets {
@@ -14,6 +15,8 @@ export interface QueueConfig {
   retryBaseMs: number;
   retryMaxMs: number;
   jobTimeoutMs: number;
+  /** How long an interrupted job waits for its resume before it fails. */
+  interruptTimeoutMs: number;
 }
 
 function positiveInt(value: string | undefined, fallback: number): number {
@@ -29,7 +32,41 @@ export function queueConfig(env: AppEnv): QueueConfig {
     retryBaseMs: positiveInt(env.RETRY_BASE_MS, 5000),
     retryMaxMs: positiveInt(env.RETRY_MAX_MS, 300_000),
     jobTimeoutMs: positiveInt(env.JOB_TIMEOUT_SECONDS, 3600) * 1000,
+    interruptTimeoutMs: positiveInt(env.INTERRUPT_TIMEOUT_SECONDS, 7 * 86_400) * 1000,
   };
+}
+
+/**
+ * The job types JOB_TYPES accepts, each with the graph or assistant that runs it. Entries are
+ * comma-separated: `my_agent` (a type that is also the graph's or assistant's id) or
+ * `triage=data_sync` (a type and the id it runs). `*` accepts any type, run by the graph or
+ * assistant of the same name: a type LangGraph does not know fails its job at the first attempt.
+ * Unset or empty: the seed's four types.
+ */
+export interface JobTypes {
+  any: boolean;
+  /** type → graph or assistant id. */
+  assistants: Map<string, string>;
+}
+
+export function jobTypes(env: AppEnv): JobTypes {
+  const entries = (env.JOB_TYPES ?? "").split(",").map((entry) => entry.trim()).filter(Boolean);
+  const assistants = new Map<string, string>();
+  for (const entry of entries.length > 0 ? entries : DEFAULT_JOB_TYPES) {
+    if (entry === "*") continue;
+    const [type, assistant] = entry.split("=", 2).map((part) => part.trim());
+    if (type) assistants.set(type, assistant || type);
+  }
+  return { any: entries.includes("*"), assistants };
+}
+
+/**
+ * NON_RETRYABLE_ERRORS: names of errors a graph throws to say retrying cannot help (bad input,
+ * a refusal), comma-separated. A run that fails with one fails its job at once.
+ */
+export function nonRetryableErrors(env: AppEnv): Set<string> {
+  const names = (env.NON_RETRYABLE_ERRORS ?? "NonRetryableError").split(",").map((name) => name.trim()).filter(Boolean);
+  return new Set(names);
 }
 
 /**

@@ -6,8 +6,7 @@
  * state itself.
  */
 import type { AppEnv } from "./config";
-import { errorMessage, langGraphClient, type StartOutcome } from "./langgraph";
-import type { JsonObject } from "./jobs";
+import { errorMessage, langGraphClient, langGraphJobOf, type StartOutcome } from "./langgraph";
 import { log } from "./log";
 import { jobIsOver, type ClaimedJob, type FollowTask, type JobMessage, type ReportRefusal, type Result } from "./coordinator/protocol";
 import { coordinatorFor, followerFor, withRetries } from "./rpc";
@@ -78,7 +77,7 @@ async function startClaimed(message: JobMessage, claim: Result<ClaimedJob, Repor
   }
   const task = claim.data;
   if (task.redelivery) log({ event: "hand_over_resumed", queue: message.queueName, jobId: message.jobId, attempt: message.attempt });
-  const job = { ...task, payload: JSON.parse(task.payloadJson) as JsonObject };
+  const job = langGraphJobOf(task);
   const startedMs = Date.now();
   const client = langGraphClient(env);
   let started: StartOutcome;
@@ -114,13 +113,19 @@ async function startClaimed(message: JobMessage, claim: Result<ClaimedJob, Repor
       log({ event: "run_completed", ...fields, recorded: recorded.ok || recorded.code });
       return;
     }
+    case "interrupted": {
+      // The run stopped at an interrupt while nobody listened (a later attempt found it so).
+      const recorded = await report(() => coordinator.interrupted(message.jobId, message.attempt, started.interrupts));
+      log({ event: "run_interrupted", ...fields, recorded: recorded.ok || recorded.code });
+      return;
+    }
     case "failed": {
-      const { error, retryable, unreachable, ours } = started;
+      const { error, retryable, unreachable, ours, threadBusy } = started;
       // The first delivery of this attempt may be handing its run over right now (the Queue can
       // deliver a message twice at once): its failure to start another is not the attempt's.
       // An outage or an error that is final is the attempt's all the same, and is reported.
       if (task.redelivery && retryable && !unreachable) throw new Error(`the redelivered attempt could not find or start its run: ${error}`);
-      const recorded = await report(() => coordinator.fail(message.jobId, message.attempt, { error, retryable, unreachable, ours }));
+      const recorded = await report(() => coordinator.fail(message.jobId, message.attempt, { error, retryable, unreachable, ours, threadBusy }));
       log({ event: "run_failed", ...fields, recorded: recorded.ok || recorded.code });
       return;
     }

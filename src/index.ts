@@ -7,15 +7,16 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import type { z } from "zod";
-import { actionRequest, MAX_BODY_BYTES, MAX_PAYLOAD_BYTES, payloadBytes, type ActionRequest } from "./http/api-schema";
+import { actionRequest, jsonBytes, MAX_BODY_BYTES, MAX_RUN_OPTION_BYTES, type ActionRequest } from "./http/api-schema";
 import { authenticate } from "./http/auth";
 import { corsOrigins, queueNames, type AppEnv } from "./config";
 import { consumeDeadLetters, consumeJobs, isDeadLetterQueue } from "./consumer";
 import { ApiError, ERROR_STATUS } from "./http/errors";
+import { toNewJob } from "./http/job-input";
 import { statusBody } from "./http/status-body";
 import { langGraphClient } from "./langgraph";
 import { log } from "./log";
-import type { EnqueueResult, Failure, JobMessage } from "./coordinator/protocol";
+import type { EnqueueResult, Failure, JobMessage, NewJob } from "./coordinator/protocol";
 import type { QueueCoordinator } from "./queue-do";
 import { coordinatorFor } from "./rpc";
 import { sweepAll } from "./sweep";
@@ -102,15 +103,21 @@ app.post(
   },
 );
 
-async function handle(c: AppContext, request: ActionRequest, coordinator: DurableObjectStub<QueueCoordinator>) {
+/** A parsed request, its jobs checked against configuration and limits (http/job-input.ts). */
+type CheckedRequest =
+  | Exclude<ActionRequest, { action: "enqueue" | "enqueueBatch" }>
+  | { action: "enqueue"; queueName?: string; job: NewJob }
+  | { action: "enqueueBatch"; queueName?: string; jobs: NewJob[] };
+
+async function handle(c: AppContext, request: CheckedRequest, coordinator: DurableObjectStub<QueueCoordinator>) {
   switch (request.action) {
     case "enqueue": {
-      const result = await coordinator.enqueue({ ...request.job, id: request.job.id ?? crypto.randomUUID() });
+      const result = await coordinator.enqueue(request.job);
       if (!result.ok) refuseEnqueue(result);
       return c.json({ success: true, data: result.data }, result.created ? 201 : 200);
     }
     case "enqueueBatch": {
-      const result = await coordinator.enqueueBatch(request.jobs.map((job) => ({ ...job, id: job.id ?? crypto.randomUUID() })));
+      const result = await coordinator.enqueueBatch(request.jobs);
       if (!result.ok) refuseEnqueue(result);
       const jobs = result.data.map(({ created, data }) => ({ ...data, created }));
       return c.json({ success: true, data: { jobs } }, jobs.some((job) => job.created) ? 201 : 200);
@@ -127,6 +134,8 @@ async function handle(c: AppContext, request: ActionRequest, coordinator: Durabl
       return ok(c, await coordinator.list(request));
     case "history":
       return ok(c, unwrap(await coordinator.history(request.jobId)));
+    case "resume":
+      return ok(c, unwrap(await coordinator.resume(request.jobId, request.value)));
   }
 }
 
@@ -148,7 +157,7 @@ function unwrap<T, Code extends keyof typeof ERROR_STATUS>(result: { ok: true; d
  * validation is done here; the bytes are decoded here too, as the runtime warns about text()
  * on a body whose Content-Type is not text.
  */
-async function parseRequest(c: AppContext): Promise<ActionRequest> {
+async function parseRequest(c: AppContext): Promise<CheckedRequest> {
   let body: unknown;
   try {
     body = JSON.parse(new TextDecoder().decode(await c.req.arrayBuffer()));
@@ -157,22 +166,34 @@ async function parseRequest(c: AppContext): Promise<ActionRequest> {
   }
   const parsed = actionRequest.safeParse(body);
   if (!parsed.success) throw validationError(parsed.error);
-  const jobs = parsed.data.action === "enqueue" ? [parsed.data.job] : parsed.data.action === "enqueueBatch" ? parsed.data.jobs : [];
-  for (const [i, job] of jobs.entries()) {
-    const bytes = payloadBytes(job.payload);
-    if (bytes > MAX_PAYLOAD_BYTES) {
-      const path = parsed.data.action === "enqueue" ? "job.payload" : `jobs.${i}.payload`;
-      throw new ApiError("PAYLOAD_TOO_LARGE", `${path} is ${bytes} bytes as JSON, over the ${MAX_PAYLOAD_BYTES} byte limit`, { limitBytes: MAX_PAYLOAD_BYTES });
+  const request = parsed.data;
+  switch (request.action) {
+    case "enqueue":
+      return { ...request, job: toNewJob(request.job, "job", c.env) };
+    case "enqueueBatch":
+      return { ...request, jobs: request.jobs.map((job, i) => toNewJob(job, `jobs.${i}`, c.env)) };
+    case "resume": {
+      const bytes = jsonBytes(request.value);
+      if (bytes > MAX_RUN_OPTION_BYTES) {
+        throw new ApiError("PAYLOAD_TOO_LARGE", `value is ${bytes} bytes as JSON, over the ${MAX_RUN_OPTION_BYTES} byte limit`, { path: "value", limitBytes: MAX_RUN_OPTION_BYTES });
+      }
+      return request;
     }
+    default:
+      return request;
   }
-  return parsed.data;
 }
 
 function validationError(error: z.ZodError): ApiError {
-  const issues = error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
-  const badType = error.issues.find((issue) => /^(job|jobs\.\d+)\.type$/.test(issue.path.join(".")) && issue.code === "invalid_value");
+  // An unknown field is named in the path itself, so that `job.threadid` reads as the typo it is.
+  const issues = error.issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => ({ path: [...issue.path, key].join("."), message: "unknown field" }))
+      : [{ path: issue.path.join("."), message: issue.message }],
+  );
+  const badType = issues.find((issue) => /^(job|jobs\.\d+)\.type$/.test(issue.path));
   if (badType) {
-    return new ApiError("INVALID_JOB_TYPE", `invalid job type: ${badType.message}`, issues);
+    return new ApiError("INVALID_JOB_TYPE", `invalid job type at ${badType.path}: ${badType.message}`, issues);
   }
   return new ApiError("INVALID_REQUEST", `invalid request: ${issues.map((i) => `${i.path || "(body)"}: ${i.message}`).join("; ")}`, issues);
 }

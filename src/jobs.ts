@@ -4,8 +4,10 @@
  * runtime; the coordinator (queue-do.ts) wires them to storage.
  */
 
-export const JOB_TYPES = ["research_workflow", "content_generation", "batch_processing", "data_sync"] as const;
-export type JobType = (typeof JOB_TYPES)[number];
+/** The seed's job types: what JOB_TYPES accepts when it is not set. */
+export const DEFAULT_JOB_TYPES = ["research_workflow", "content_generation", "batch_processing", "data_sync"] as const;
+/** A job type: one JOB_TYPES accepts (config.ts), naming the LangGraph graph or assistant that runs it. */
+export type JobType = string;
 
 /** A job payload. */
 export type JsonObject = { [key: string]: unknown };
@@ -15,21 +17,25 @@ export type JsonValue = object | string | number | boolean | null;
 export const PRIORITY_SCORES = { high: 100, medium: 50, low: 10 } as const;
 export type Priority = keyof typeof PRIORITY_SCORES;
 
-/** What clients see. A job waiting out its backoff is "queued", never "failed". */
-export type JobStatus = "queued" | "running" | "completed" | "failed" | "cancelled";
+/**
+ * What clients see. A job waiting out its backoff is "queued", never "failed"; an "interrupted"
+ * one stopped at the graph's `interrupt()` and waits for a `resume`, without holding a slot.
+ */
+export type JobStatus = "queued" | "running" | "interrupted" | "completed" | "failed" | "cancelled";
 /**
  * What the coordinator stores: "delayed" is a queued job whose retry is not due yet;
- * "dispatched" holds a slot and was sent to the Queue, but no consumer has taken it on yet.
- * Clients see both as "queued": a job is "running" once its run is being taken on.
+ * "dispatched" holds a slot and was sent to the Queue, but no consumer has taken it on yet;
+ * "waiting" waits for an earlier job on the same LangGraph thread to end (one run per thread).
+ * Clients see all three as "queued": a job is "running" once its run is being taken on.
  */
-export type JobState = JobStatus | "delayed" | "dispatched";
+export type JobState = JobStatus | "delayed" | "dispatched" | "waiting";
 
 /** The states that hold one of the queue's MAX_CONCURRENCY slots: sent to a consumer, or running. */
 export const holdsSlot = (state: JobState): state is "dispatched" | "running" => state === "dispatched" || state === "running";
 
 export const TERMINAL_STATES: readonly JobState[] = ["completed", "failed", "cancelled"];
 export const isTerminal = (state: JobState): boolean => TERMINAL_STATES.includes(state);
-export const publicStatus = (state: JobState): JobStatus => (state === "delayed" || state === "dispatched" ? "queued" : state);
+export const publicStatus = (state: JobState): JobStatus => (state === "delayed" || state === "dispatched" || state === "waiting" ? "queued" : state);
 
 export interface RetryPolicy {
   baseMs: number;

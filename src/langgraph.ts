@@ -5,7 +5,7 @@
  *     one thread per job, resuming from the thread's checkpoint on retry (langgraph/platform.ts);
  *   - `workflows`: the seed's `POST /workflows/execute` wrapper contract (langgraph/workflows.ts).
  */
-import { lostRunMs, type AppEnv } from "./config";
+import { lostRunMs, nonRetryableErrors, type AppEnv } from "./config";
 import { PlatformClient } from "./langgraph/platform";
 import type { LangGraphClient } from "./langgraph/client";
 import { WorkflowsClient } from "./langgraph/workflows";
@@ -17,6 +17,7 @@ export function langGraphClient(env: AppEnv): LangGraphClient {
     baseUrl: (env.LANGGRAPH_API_URL || "http://127.0.0.1:8123").replace(/\/+$/, ""),
     apiKey: env.LANGGRAPH_API_KEY || undefined,
     lostRunMs: lostRunMs(env),
+    nonRetryableErrors: nonRetryableErrors(env),
   };
   return env.LANGGRAPH_API_FLAVOR === "workflows" ? new WorkflowsClient(settings) : new PlatformClient(settings);
 }

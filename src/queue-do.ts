@@ -13,11 +13,13 @@ import { AlarmKeeper } from "./coordinator/alarm";
 import { Attempts, notFound, refuseFinishedRun, refuseReport, type Change } from "./coordinator/attempts";
 import { Dispatcher } from "./coordinator/dispatcher";
 import { enqueueJobs } from "./coordinator/enqueue";
+import { resumeJob } from "./coordinator/resume";
 import type { CoordinatorHost } from "./coordinator/host";
 import { dispatchRank, JobStore, type JobRow } from "./coordinator/job-store";
 import {
   followerName, RECENTLY_STOPPED_MS, type AttemptFailure, type ClaimedJob, type EnqueueBatchResult, type EnqueueResult, type Failure,
-  type JobMessage, type ListQuery, type NewJob, type ProgressReport, type ReportRefusal, type Result, type RunToCheck, type StopReason,
+  type JobMessage, type ListQuery, type NewJob, type PendingInterrupt, type ProgressReport, type ReportRefusal, type Result,
+  type ResumeRefusal, type RunToCheck, type StopReason,
 } from "./coordinator/protocol";
 import { ResultStore, type KeptResult } from "./coordinator/results";
 import { failOverdueRuns, runDueTimers } from "./coordinator/timers";
@@ -108,10 +110,16 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       }
       this.transitions.end(job, "cancelled", now, { previousStatus });
       if (job.state === "running") cancelled.running = job;
-      return { ok: true, data, messages: holdsSlot(job.state) ? this.dispatcher.dispatchReady(now) : [] };
+      // Its slot is free, or its thread (the next job waiting for it may go now).
+      return { ok: true, data, messages: holdsSlot(job.state) || job.shared_thread ? this.dispatcher.dispatchReady(now) : [] };
     });
     if (cancelled.running) await this.stopFollower(cancelled.running, { code: "JOB_CANCELLED", jobOver: true });
     return outcome;
+  }
+
+  /** The answer to an interrupted job's interrupt (coordinator/resume.ts): queued again, to continue where it paused. */
+  resume(jobId: string, value: unknown, now = Date.now()): Promise<Result<{ jobId: string; status: "queued" }, ResumeRefusal>> {
+    return this.commit(() => resumeJob(this.host, this.transitions, this.dispatcher, jobId, value, now));
   }
 
   list(query: ListQuery) {
@@ -161,6 +169,11 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     return this.recordResult(jobId, attempt, result, (kept) => this.attempts.complete(jobId, attempt, kept, now));
   }
 
+  /** The attempt's run stopped at the graph's interrupt(): the job waits for a resume. */
+  interrupted(jobId: string, attempt: number, interrupts: PendingInterrupt[], now = Date.now()): Promise<Result<{ state: JobState }, ReportRefusal>> {
+    return this.commit(() => this.attempts.interrupted(jobId, attempt, interrupts, now));
+  }
+
   fail(jobId: string, attempt: number, failure: AttemptFailure, now = Date.now()): Promise<Result<{ state: JobState }, ReportRefusal>> {
     return this.commit(() => this.attempts.fail(jobId, attempt, failure, now));
   }
@@ -200,11 +213,14 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   /** Everything that is due at `now`. Idempotent: running it twice at the same `now` changes nothing. */
   async runTimers(now = Date.now()): Promise<void> {
     const outcome = await this.commit(() => {
-      const { messages, deleted } = runDueTimers(this.host, this.transitions, this.dispatcher, now);
-      return { ok: true, data: deleted, messages };
+      const { messages, deleted, timedOut } = runDueTimers(this.host, this.transitions, this.dispatcher, now);
+      return { ok: true, data: { deleted, timedOut }, messages };
     });
+    if (!outcome.ok) return;
     // The expired records are gone: their results kept in the bucket go too.
-    if (outcome.ok) await this.results.deleteWith(outcome.data);
+    await this.results.deleteWith(outcome.data.deleted);
+    // A run past its job's time limit is stopped now, not at its follower's next report.
+    await Promise.all(outcome.data.timedOut.map((job) => this.stopFollower(job, { code: "JOB_ENDED", jobOver: true })));
   }
 
   /** The cron sweep: due timers, jobs past JOB_TIMEOUT_SECONDS, and the alarm re-armed. */

@@ -15,8 +15,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { runBudgetMs, type AppEnv } from "./config";
-import type { JsonObject } from "./jobs";
-import { errorMessage, langGraphClient, type RunOutcome, type StopReason } from "./langgraph";
+import { errorMessage, langGraphClient, langGraphJobOf, type RunOutcome, type StopReason } from "./langgraph";
 import { log } from "./log";
 import { ProgressReporter } from "./progress-reporter";
 import { HEARTBEAT_MS, type FollowTask, type ReportRefusal, type Result } from "./coordinator/protocol";
@@ -158,7 +157,7 @@ export class RunFollower extends DurableObject<AppEnv> {
  */
 export async function followRun(task: FollowTask, env: AppEnv, options: FollowOptions = {}): Promise<FollowEnd> {
   const coordinator = coordinatorFor(env, task.queueName);
-  const job = { ...task, payload: JSON.parse(task.payloadJson) as JsonObject };
+  const job = langGraphJobOf(task);
   const stop = new AbortController();
   options.signal?.addEventListener("abort", () => stop.abort(options.signal!.reason), { once: true });
   const reporter = new ProgressReporter(coordinator, task, stop, options.heartbeatMs ?? HEARTBEAT_MS, options.onHeartbeat);
@@ -198,11 +197,18 @@ export async function recordOutcome(
   fields: Record<string, unknown> = { queue: task.queueName, jobId: task.jobId, attempt: task.attempt },
 ): Promise<"recorded"> {
   const coordinator = coordinatorFor(env, task.queueName);
-  const recorded = await withRetries((): Promise<Result<unknown, ReportRefusal>> =>
-    outcome.status === "completed"
-      ? coordinator.complete(task.jobId, task.attempt, outcome.result)
-      : coordinator.fail(task.jobId, task.attempt, { error: outcome.error, retryable: outcome.retryable, unreachable: outcome.unreachable, ours: outcome.ours }),
-  );
+  const recorded = await withRetries((): Promise<Result<unknown, ReportRefusal>> => {
+    switch (outcome.status) {
+      case "completed":
+        return coordinator.complete(task.jobId, task.attempt, outcome.result);
+      case "interrupted":
+        return coordinator.interrupted(task.jobId, task.attempt, outcome.interrupts);
+      case "failed": {
+        const { error, retryable, unreachable, ours, threadBusy } = outcome;
+        return coordinator.fail(task.jobId, task.attempt, { error, retryable, unreachable, ours, threadBusy });
+      }
+    }
+  });
   log({ event: `run_${outcome.status}`, ...fields, recorded: recorded.ok || recorded.code });
   return "recorded";
 }

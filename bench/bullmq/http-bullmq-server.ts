@@ -25,7 +25,7 @@ import type { AddressInfo } from "node:net";
 import { Queue, type JobsOptions } from "bullmq";
 import { Redis } from "ioredis";
 import type { AppEnv } from "../../src/config";
-import { actionRequest, MAX_BODY_BYTES, MAX_PAYLOAD_BYTES, payloadBytes, type JobInput } from "../../src/http/api-schema";
+import { actionRequest, MAX_BODY_BYTES, MAX_PAYLOAD_BYTES, jsonBytes, type JobInput } from "../../src/http/api-schema";
 import { authenticate } from "../../src/http/auth";
 import { ApiError } from "../../src/http/errors";
 import { BULLMQ_PRIORITY } from "./protocol";
@@ -122,7 +122,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
 }
 
 function checkPayloadBytes(job: JobInput, path: string): void {
-  const bytes = payloadBytes(job.payload);
+  const bytes = jsonBytes(job.payload);
   if (bytes > MAX_PAYLOAD_BYTES) {
     throw new ApiError("PAYLOAD_TOO_LARGE", `${path} is ${bytes} bytes as JSON, over the ${MAX_PAYLOAD_BYTES} byte limit`, { limitBytes: MAX_PAYLOAD_BYTES });
   }

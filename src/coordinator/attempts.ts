@@ -10,7 +10,8 @@ import type { Dispatcher } from "./dispatcher";
 import { jobEvent, type CoordinatorHost } from "./host";
 import type { JobEvent, JobRow, JobUpdate } from "./job-store";
 import {
-  followerName, LEASE_MS, type AttemptFailure, type ClaimedJob, type Failure, type JobMessage, type ProgressReport, type ReportRefusal,
+  followerName, LEASE_MS, type AttemptFailure, type ClaimedJob, type Failure, type JobMessage, type PendingInterrupt, type ProgressReport,
+  type ReportRefusal,
 } from "./protocol";
 import type { KeptResult } from "./results";
 import type { Transitions } from "./transitions";
@@ -40,12 +41,16 @@ export class Attempts {
     const claimed = store.update(job!, {
       state: "running", started_at_ms: job!.started_at_ms ?? now, attempt_started_at_ms: job!.attempt_started_at_ms ?? now,
       lease_until_ms: now + LEASE_MS, deliveries: job!.deliveries + 1,
+      // The job's own time limit runs from the attempt's first delivery.
+      ...(!redelivery && { deadline_ms: job!.timeout_ms === null ? null : now + job!.timeout_ms }),
     }, jobEvent(this.host, job!, redelivery ? "redelivered" : "started", now, redelivery ? { deliveries: job!.deliveries + 1 } : { retryCount: job!.retry_count }));
     return {
       ok: true,
       messages: [],
       data: {
-        jobId, queueName: this.host.queueName, type: claimed.type, payloadJson: claimed.payload, attempt,
+        jobId, queueName: this.host.queueName, type: claimed.type, assistantId: claimed.assistant_id ?? claimed.type,
+        payloadJson: claimed.payload, runOptionsJson: claimed.run_options, sharedThread: claimed.shared_thread === 1,
+        resumeJson: claimed.resume_value, attempt,
         retryCount: claimed.retry_count, threadId: claimed.thread_id!, firstRun: job!.started_at_ms === null,
         afterOutage: claimed.outage_since_ms !== null || (claimed.outage_run_id !== null && claimed.outage_run_id === claimed.run_id),
         redelivery, followerName: followerName(this.host.queueName, claimed),
@@ -67,13 +72,14 @@ export class Attempts {
     if (update.runId !== undefined) change.run_id = update.runId;
     // A run found going after an outage (not one started since) may be one LangGraph lost, while it stays the job's.
     if (update.rejoined && update.runId !== undefined && job!.outage_since_ms !== null) change.outage_run_id = update.runId;
-    if (update.threadId !== undefined) change.thread_id = update.threadId;
+    // A thread the client chose is the conversation's: it is never swapped for a copy.
+    if (update.threadId !== undefined && !job!.shared_thread) change.thread_id = update.threadId;
     const after = { ...job!, ...change };
     const events: JobEvent[] = [];
     if (update.currentStep !== undefined && update.currentStep !== job!.current_step) {
       events.push(jobEvent(this.host, job!, "progress", now, { progress: after.progress, step: after.current_step }));
     }
-    if (update.threadId !== undefined && update.threadId !== job!.thread_id) {
+    if (change.thread_id !== undefined && change.thread_id !== job!.thread_id) {
       events.push(jobEvent(this.host, job!, "thread_replaced", now, { from: job!.thread_id, to: after.thread_id }));
     }
     if (update.runId !== undefined && update.runId !== job!.run_id) {
@@ -97,6 +103,15 @@ export class Attempts {
     const durationMs = now - (job!.attempt_started_at_ms ?? now);
     this.transitions.complete(job!, kept, now, {}, durationMs, this.transitions.langGraphAnswered(job!, now));
     return { ok: true, data: { state: "completed" }, messages: this.dispatcher.dispatchReady(now) };
+  }
+
+  /** The attempt's run stopped at the graph's `interrupt()`: the job waits for a resume, its slot freed. */
+  interrupted(jobId: string, attempt: number, interrupts: PendingInterrupt[], now: number): Change<{ state: JobState }, ReportRefusal> {
+    const job = this.host.store.get(jobId);
+    const refusal = refuseReport(job, jobId, attempt, "running");
+    if (refusal) return refusal;
+    this.transitions.interrupt(job!, interrupts, now, this.transitions.langGraphAnswered(job!, now));
+    return { ok: true, data: { state: "interrupted" }, messages: this.dispatcher.dispatchReady(now) };
   }
 
   /**

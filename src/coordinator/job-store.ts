@@ -20,7 +20,7 @@
  */
 import { isTerminal, type JobState } from "../jobs";
 import { CLOSED, type Circuit } from "./circuit";
-import { JOB, UPDATABLE, type JobBody, type JobEvent, type JobRow, type JobUpdate, type Mutable } from "./job-row";
+import { HAS_DEADLINE, JOB, UPDATABLE, type JobBody, type JobEvent, type JobRow, type JobUpdate, type Mutable } from "./job-row";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations";
 import { BLOCK_SIZE, blockOf, ReadyPositions } from "./positions";
 
@@ -37,7 +37,9 @@ export interface Counters {
   queued: number;
   delayed: number;
   dispatched: number;
+  waiting: number;
   running: number;
+  interrupted: number;
   completed: number;
   failed: number;
   cancelled: number;
@@ -49,10 +51,18 @@ export interface Counters {
 
 const STATE_COUNTER = (state: JobState) => `state:${state}`;
 
-/** Where a queued job stands in `listQueued`'s order: a dispatched job ahead of every score. */
+/**
+ * Where a queued job stands in `listQueued`'s order: a dispatched job ahead of every score, one
+ * waiting for its thread behind them all (it cannot go before the job ahead of it on its thread ends).
+ */
 const DISPATCHED_RANK = 1000;
-const DISPATCH_RANK_SQL = `CASE state WHEN 'dispatched' THEN ${DISPATCHED_RANK} ELSE score END`;
-export const dispatchRank = (job: Pick<JobRow, "state" | "score">): number => (job.state === "dispatched" ? DISPATCHED_RANK : job.score);
+const WAITING_RANK = 0;
+const DISPATCH_RANK_SQL = `CASE state WHEN 'dispatched' THEN ${DISPATCHED_RANK} WHEN 'waiting' THEN ${WAITING_RANK} ELSE score END`;
+export const dispatchRank = (job: Pick<JobRow, "state" | "score">): number =>
+  job.state === "dispatched" ? DISPATCHED_RANK : job.state === "waiting" ? WAITING_RANK : job.score;
+
+/** The active jobs of threads clients chose (jobs_thread). */
+const ON_SHARED_THREAD = "INDEXED BY jobs_thread WHERE shared_thread = 1 AND ended_at_ms IS NULL";
 
 /** Each state's own index, and the condition that lets a query use it. */
 const BY_STATE: Record<JobState, string> = {
@@ -60,6 +70,9 @@ const BY_STATE: Record<JobState, string> = {
   delayed: "INDEXED BY jobs_delayed WHERE state = 'delayed'",
   dispatched: "INDEXED BY jobs_leased WHERE state IN ('dispatched', 'running') AND state = 'dispatched'",
   running: "INDEXED BY jobs_leased WHERE state IN ('dispatched', 'running') AND state = 'running'",
+  waiting: `${ON_SHARED_THREAD} AND state = 'waiting'`,
+  // Every interrupted job has a deadline (INTERRUPT_TIMEOUT_SECONDS).
+  interrupted: "INDEXED BY jobs_deadline WHERE deadline_ms IS NOT NULL AND state = 'interrupted'",
   completed: "INDEXED BY jobs_ended WHERE ended_at_ms IS NOT NULL AND state = 'completed'",
   failed: "INDEXED BY jobs_ended WHERE ended_at_ms IS NOT NULL AND state = 'failed'",
   cancelled: "INDEXED BY jobs_ended WHERE ended_at_ms IS NOT NULL AND state = 'cancelled'",
@@ -156,10 +169,15 @@ export class JobStore {
    * conflict: one statement for a whole batch.
    */
   bodies(ids: string[]): Map<string, JobBody> {
-    const rows = this.query<{ id: string; type: string; payload: string }>(
-      "SELECT id, type, payload FROM jobs WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids),
+    const rows = this.query<Pick<JobRow, "id" | "type" | "payload" | "assistant_id" | "thread_id" | "shared_thread" | "run_options" | "timeout_ms">>(
+      `SELECT id, type, payload, assistant_id, thread_id, shared_thread, run_options, timeout_ms FROM jobs
+       WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids),
     );
-    return new Map(rows.map((row) => [row.id, { type: row.type, payload: JSON.parse(row.payload) as unknown }]));
+    return new Map(rows.map((row) => [row.id, {
+      type: row.type, payload: JSON.parse(row.payload) as unknown, assistantId: row.assistant_id ?? row.type,
+      threadId: row.shared_thread ? row.thread_id : null, runOptions: row.run_options === null ? null : (JSON.parse(row.run_options) as unknown),
+      timeoutMs: row.timeout_ms,
+    }]));
   }
 
   /** Adds a job with the first event of its history. */
@@ -180,6 +198,10 @@ export class JobStore {
    * the counters and positions in step.
    */
   update(job: JobRow, update: JobUpdate, ...events: JobEvent[]): JobRow {
+    // A deadline belongs to the state it was set in: leaving that state clears it.
+    if (update.state !== undefined && !HAS_DEADLINE.has(update.state) && job.deadline_ms !== null && update.deadline_ms === undefined) {
+      update = { ...update, deadline_ms: null };
+    }
     const entries = Object.entries(update).filter(([column]) => UPDATABLE.has(column as keyof Mutable));
     const sets = entries.map(([column]) => `${column} = ?`);
     if (events.length > 0) {
@@ -249,6 +271,21 @@ export class JobStore {
     return this.query<JobRow>(`SELECT ${JOB} FROM jobs INDEXED BY jobs_leased WHERE state IN ('dispatched', 'running') AND lease_until_ms <= ?`, now);
   }
 
+  /** Running attempts past their own timeout, and interrupts waited for too long. */
+  dueDeadlines(now: number): JobRow[] {
+    return this.query<JobRow>(`SELECT ${JOB} FROM jobs INDEXED BY jobs_deadline WHERE deadline_ms IS NOT NULL AND deadline_ms <= ?`, now);
+  }
+
+  /** Whether a job that has not ended holds or waits for the client-chosen thread. */
+  threadTaken(threadId: string): boolean {
+    return this.query(`SELECT 1 FROM jobs ${ON_SHARED_THREAD} AND thread_id = ? LIMIT 1`, threadId).length > 0;
+  }
+
+  /** The job whose turn on the thread comes next: the oldest waiting for it. */
+  nextOnThread(threadId: string): JobRow | null {
+    return this.query<JobRow>(`SELECT ${JOB} FROM jobs ${BY_STATE.waiting} AND thread_id = ? ORDER BY seq LIMIT 1`, threadId)[0] ?? null;
+  }
+
   runningSince(startedBeforeMs: number): JobRow[] {
     return this.query<JobRow>(`SELECT ${JOB} FROM jobs ${BY_STATE.running} AND attempt_started_at_ms <= ?`, startedBeforeMs);
   }
@@ -283,19 +320,21 @@ export class JobStore {
     return completed > 0 ? this.counter(`process_ms:${type}`) / completed : null;
   }
 
-  /** The earliest time any timer is due: a retry, a lease expiry or a record expiry. */
+  /** The earliest time any timer is due: a retry, a lease expiry, a deadline or a record expiry. */
   nextTimerMs(): number | null {
     return this.query<{ at: number | null }>(
       `SELECT MIN(at) AS at FROM (
          SELECT MIN(next_retry_at_ms) AS at FROM jobs INDEXED BY jobs_delayed WHERE state = 'delayed'
          UNION ALL SELECT MIN(lease_until_ms) FROM jobs INDEXED BY jobs_leased WHERE state IN ('dispatched', 'running')
+         UNION ALL SELECT MIN(deadline_ms) FROM jobs INDEXED BY jobs_deadline WHERE deadline_ms IS NOT NULL
          UNION ALL SELECT MIN(expires_at_ms) FROM jobs INDEXED BY jobs_expiring WHERE expires_at_ms IS NOT NULL)`,
     )[0]!.at;
   }
 
   /**
-   * Queued jobs as clients see them (ready, waiting to retry, or dispatched) in dispatch order:
-   * dispatched ones first, as they are leaving, then by score and age; after the cursor `[rank, seq]`.
+   * Queued jobs as clients see them (ready, waiting to retry, dispatched, or waiting for their
+   * thread) in dispatch order: dispatched ones first, as they are leaving, then by score and age,
+   * those waiting for their thread last; after the cursor `[rank, seq]`.
    */
   listQueued(limit: number, after: [number, number] | null): JobRow[] {
     const [rank, seq] = after ?? [Number.MAX_SAFE_INTEGER, -1];
@@ -303,7 +342,8 @@ export class JobStore {
       `SELECT * FROM (
          SELECT ${JOB}, ${DISPATCH_RANK_SQL} AS rank FROM jobs ${BY_STATE.queued}
          UNION ALL SELECT ${JOB}, ${DISPATCH_RANK_SQL} FROM jobs ${BY_STATE.delayed}
-         UNION ALL SELECT ${JOB}, ${DISPATCH_RANK_SQL} FROM jobs ${BY_STATE.dispatched})
+         UNION ALL SELECT ${JOB}, ${DISPATCH_RANK_SQL} FROM jobs ${BY_STATE.dispatched}
+         UNION ALL SELECT ${JOB}, ${DISPATCH_RANK_SQL} FROM jobs ${BY_STATE.waiting})
        WHERE rank < ? OR (rank = ? AND seq > ?)
        ORDER BY rank DESC, seq ASC LIMIT ?`,
       rank, rank, seq, limit,
@@ -330,7 +370,9 @@ export class JobStore {
       queued: get(STATE_COUNTER("queued")),
       delayed: get(STATE_COUNTER("delayed")),
       dispatched: get(STATE_COUNTER("dispatched")),
+      waiting: get(STATE_COUNTER("waiting")),
       running: get(STATE_COUNTER("running")),
+      interrupted: get(STATE_COUNTER("interrupted")),
       completed: get(STATE_COUNTER("completed")),
       failed: get(STATE_COUNTER("failed")),
       cancelled: get(STATE_COUNTER("cancelled")),

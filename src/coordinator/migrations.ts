@@ -5,7 +5,7 @@
  * released: a change is a new step.
  */
 
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 /** Exported for the migration test, which builds an older schema to upgrade. */
 export const MIGRATIONS: Record<number, string> = {
@@ -134,5 +134,20 @@ export const MIGRATIONS: Record<number, string> = {
     ALTER TABLE jobs ADD COLUMN stalls INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE jobs ADD COLUMN result_ref TEXT;
     ALTER TABLE jobs ADD COLUMN outage_run_id TEXT;
+  `,
+  // Issue #14, LangGraph-native jobs: the assistant and run options a job's runs are created with;
+  // threads a client chose (their jobs take turns: jobs_thread finds who is next); a job's own
+  // time limit; deadlines (a running attempt's timeout, an interrupt's wait) under one index,
+  // which also lists interrupted jobs; an interrupt's questions and the answer that resumes it.
+  8: `
+    ALTER TABLE jobs ADD COLUMN assistant_id TEXT;
+    ALTER TABLE jobs ADD COLUMN run_options TEXT;
+    ALTER TABLE jobs ADD COLUMN shared_thread INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN timeout_ms INTEGER;
+    ALTER TABLE jobs ADD COLUMN deadline_ms INTEGER;
+    ALTER TABLE jobs ADD COLUMN interrupts TEXT;
+    ALTER TABLE jobs ADD COLUMN resume_value TEXT;
+    CREATE INDEX jobs_deadline ON jobs (deadline_ms) WHERE deadline_ms IS NOT NULL;
+    CREATE INDEX jobs_thread ON jobs (thread_id, seq) WHERE shared_thread = 1 AND ended_at_ms IS NULL;
   `,
 };

@@ -4,7 +4,7 @@
  * discriminated results, and the time limits they all keep to. It imports nothing of the HTTP
  * layer or of LangGraph, so every side can import it.
  */
-import type { JobStatus, JobType, JsonObject, Priority } from "../jobs";
+import type { JobStatus, JobType, JsonObject, JsonValue, Priority } from "../jobs";
 
 /** Time a dispatched job has to be claimed by a consumer before it goes back to the queue. */
 export const DISPATCH_LEASE_MS = 60_000;
@@ -42,13 +42,39 @@ export const MAX_STALLS = 3;
 /** Cancelled or failed jobs whose LangGraph run the sweep makes sure is stopped (it runs every minute). */
 export const RECENTLY_STOPPED_MS = 3 * 60_000;
 
+/** A job's own options for its LangGraph run, passed through as given (each a JSON object). */
+export interface RunOptions {
+  /** The run's config: `configurable`, `tags`, `recursion_limit`. */
+  config?: JsonObject;
+  /** LangGraph's runtime context (`context` of the run). */
+  context?: JsonObject;
+  /** Merged under the queue's own metadata (queueName, jobId, attempt), which wins. */
+  metadata?: JsonObject;
+}
+
 /** A job to enqueue, as the HTTP layer validated it (defaults applied, id chosen). */
-export interface NewJob {
+export interface NewJob extends RunOptions {
   id: string;
   type: JobType;
   payload: JsonObject;
   priority: Priority;
   maxRetries: number;
+  /** The graph or assistant that runs it; the type's own name when not given. */
+  assistantId?: string;
+  /** A thread the client chose (a conversation's): its jobs run one at a time, in enqueue order. */
+  threadId?: string;
+  /** Bounds each of the job's runs, beside the queue's JOB_TIMEOUT_SECONDS. */
+  timeoutSeconds?: number;
+}
+
+/**
+ * One pending `interrupt()` of a graph: its id (the key of a resume map), the value the graph
+ * asked with, and the node that asked.
+ */
+export interface PendingInterrupt {
+  id: string;
+  value: JsonValue;
+  node: string | null;
 }
 
 /** Which jobs `list` returns: one status (or all), a page of `limit` after `cursor`. */
@@ -71,7 +97,18 @@ export interface FollowTask {
   attempt: number;
   threadId: string;
   type: JobType;
+  /** The graph or assistant the run is created with. */
+  assistantId: string;
   payloadJson: string;
+  /** The job's RunOptions as JSON text, or null when it has none. */
+  runOptionsJson: string | null;
+  /** A thread the client chose: it is never replaced by a copy, even if LangGraph loses a run on it. */
+  sharedThread: boolean;
+  /**
+   * The answer to the graph's interrupt, as JSON text, once the job was resumed: the attempt's
+   * run continues the interrupted thread with `command: {resume}`. Null otherwise.
+   */
+  resumeJson: string | null;
   firstRun: boolean;
   /** The LangGraph run; null for the workflows flavour, whose follow makes the call itself. */
   runId: string | null;
@@ -136,6 +173,11 @@ export interface AttemptFailure {
   unreachable?: boolean;
   /** Our own error (a bug of the queue's, not LangGraph's): it says nothing of whether LangGraph answers. */
   ours?: boolean;
+  /**
+   * LangGraph refused the run because another run holds the thread (one started outside the
+   * queue, or one still being cancelled): not the job's fault, waited out like a stall.
+   */
+  threadBusy?: boolean;
 }
 
 export type Failure<Code extends string> = { ok: false; code: Code; message: string };
@@ -146,6 +188,9 @@ export type Result<T, Code extends string> = { ok: true; data: T } | Failure<Cod
  * job is over (its LangGraph run should stop too) unless another attempt has taken it on.
  */
 export type ReportRefusal = "JOB_NOT_FOUND" | "JOB_CANCELLED" | "JOB_ENDED" | "STALE_ATTEMPT";
+
+/** Why a `resume` was refused: no such job, not interrupted, or a value that answers no pending interrupt. */
+export type ResumeRefusal = "JOB_NOT_FOUND" | "JOB_NOT_INTERRUPTED" | "INVALID_RESUME";
 
 /** A newer attempt may be following the same LangGraph run: only a job that is over stops it. */
 export const jobIsOver = (refusal: ReportRefusal): boolean => refusal !== "STALE_ATTEMPT";

@@ -1,14 +1,17 @@
 /**
  * The moves every part of the coordinator makes a job take: to a terminal state, back to the
- * queue (a retry, an outage, a stall), and the LangGraph circuit they open and close. Each is
- * called inside a store transaction; counters are bumped here and nowhere else.
+ * queue (a retry, an outage, a stall, a resume), to `interrupted`, and the LangGraph circuit they
+ * open and close. Each is called inside a store transaction; counters are bumped here and nowhere else.
  */
 import { backoffDelayMs, toIso, type JobState } from "../jobs";
 import { log } from "../log";
 import { answered, answeredSince, tripped, type Circuit } from "./circuit";
 import { jobEvent, type CoordinatorHost } from "./host";
 import type { JobRow, JobUpdate } from "./job-store";
-import { MAX_STALLS, type AttemptFailure } from "./protocol";
+import { MAX_STALLS, type AttemptFailure, type PendingInterrupt } from "./protocol";
+
+/** Interrupts are kept whole up to this size as JSON; past it, their values are left in LangGraph (the thread's state). */
+export const MAX_INTERRUPTS_BYTES = 256 * 1024;
 
 export class Transitions {
   constructor(private readonly host: CoordinatorHost) {}
@@ -23,13 +26,44 @@ export class Transitions {
     this.end(job, "completed", now, { durationMs, ...detail }, { ...update, ...result, progress: 100, error: null });
   }
 
-  /** Moves a job to a terminal state; its record expires RESULT_TTL_SECONDS later. */
+  /**
+   * Moves a job to a terminal state; its record expires RESULT_TTL_SECONDS later. A job that held
+   * its client-chosen thread hands it to the next job waiting for it.
+   */
   end(job: JobRow, state: "completed" | "failed" | "cancelled", now: number, detail: Record<string, unknown>, update: JobUpdate = {}): void {
-    if (state === "failed") this.host.store.bump("failed_total", 1);
-    this.host.store.update(job, {
+    const { store } = this.host;
+    if (state === "failed") store.bump("failed_total", 1);
+    store.update(job, {
       ...update, state, ended_at_ms: now, expires_at_ms: now + this.host.config.resultTtlMs,
-      lease_until_ms: null, next_retry_at_ms: null,
+      lease_until_ms: null, next_retry_at_ms: null, interrupts: null,
     }, jobEvent(this.host, job, state, now, detail));
+    if (job.shared_thread && job.state !== "waiting") {
+      const next = store.nextOnThread(job.thread_id!);
+      if (next) store.update(next, { state: "queued" }, jobEvent(this.host, next, "thread_free", now, { after: job.id }));
+    }
+  }
+
+  /**
+   * The attempt's run stopped at the graph's `interrupt()`: the job waits for a resume, its slot
+   * freed (it still counts against capacity, and keeps its thread), for at most INTERRUPT_TIMEOUT_SECONDS.
+   */
+  interrupt(job: JobRow, interrupts: PendingInterrupt[], now: number, update: JobUpdate = {}): void {
+    let kept = JSON.stringify(interrupts);
+    if (kept.length * 3 > MAX_INTERRUPTS_BYTES && new TextEncoder().encode(kept).byteLength > MAX_INTERRUPTS_BYTES) {
+      kept = JSON.stringify(interrupts.map(({ id, node, value }) => ({ id, node, value: { unkeptValueBytes: JSON.stringify(value).length } })));
+    }
+    this.host.store.update(job, {
+      ...update, state: "interrupted", interrupts: kept, resume_value: null, lease_until_ms: null,
+      deadline_ms: now + this.host.config.interruptTimeoutMs,
+    }, jobEvent(this.host, job, "interrupted", now, { interrupts: interrupts.map(({ id, node }) => ({ id, node })) }));
+  }
+
+  /** A resume answered the interrupt: the job goes back to the queue, its next run continues the thread with the value. */
+  resume(job: JobRow, value: unknown, now: number): void {
+    const valueJson = JSON.stringify(value);
+    const shown = valueJson.length <= 1024 ? { value } : { valueBytes: valueJson.length };
+    this.host.store.update(job, { state: "queued", interrupts: null, resume_value: valueJson },
+      jobEvent(this.host, job, "resumed", now, shown));
   }
 
   /**
@@ -39,6 +73,13 @@ export class Transitions {
    */
   failAttempt(job: JobRow, failure: AttemptFailure, now: number, update: JobUpdate = {}): JobState {
     const { store, config } = this.host;
+    if (failure.threadBusy && job.stalls < MAX_STALLS) {
+      // Another run holds the thread: wait for it without spending a retry, as for a stall.
+      const nextRetryAtMs = now + backoffDelayMs(job.stalls + 1, { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs });
+      store.update(job, { ...update, state: "delayed", stalls: job.stalls + 1, next_retry_at_ms: nextRetryAtMs, lease_until_ms: null, error: failure.error },
+        jobEvent(this.host, job, "thread_busy", now, { error: failure.error, stalls: job.stalls + 1, nextRetryAt: toIso(nextRetryAtMs) }));
+      return "delayed";
+    }
     if (failure.unreachable && answeredSince(store.circuit(), job.outage_since_ms)) {
       failure = { error: `${failure.error} (LangGraph answered other jobs meanwhile)`, retryable: true };
     } else if (failure.unreachable) {

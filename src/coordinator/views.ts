@@ -8,7 +8,7 @@ import {
 } from "../jobs";
 import type { Circuit } from "./circuit";
 import type { JobRow, JobStore } from "./job-store";
-import type { EnqueueData } from "./protocol";
+import type { EnqueueData, RunOptions } from "./protocol";
 import { notKeptReason, objectKey } from "./results";
 
 export class JobViews {
@@ -22,9 +22,10 @@ export class JobViews {
     const ended = c.completedTotal + c.failedTotal;
     return {
       queueName,
-      totalJobs: c.queued + c.delayed + c.dispatched + c.running + c.completed + c.failed + c.cancelled,
-      queuedJobs: c.queued + c.delayed + c.dispatched,
+      totalJobs: c.queued + c.delayed + c.dispatched + c.waiting + c.running + c.interrupted + c.completed + c.failed + c.cancelled,
+      queuedJobs: c.queued + c.delayed + c.dispatched + c.waiting,
       runningJobs: c.running,
+      interruptedJobs: c.interrupted,
       completedJobs: c.completed,
       failedJobs: c.failed,
       cancelledJobs: c.cancelled,
@@ -37,10 +38,10 @@ export class JobViews {
     };
   }
 
-  /** Jobs that count against capacity: queued, waiting to retry, dispatched and running. */
+  /** Jobs that count against capacity: queued, waiting to retry or for their thread, dispatched, running and interrupted. */
   activeJobs(): number {
     const c = this.store.counters();
-    return c.queued + c.delayed + c.dispatched + c.running;
+    return c.queued + c.delayed + c.dispatched + c.waiting + c.running + c.interrupted;
   }
 
   /** Slots taken: dispatched jobs waiting for a consumer, and running ones. */
@@ -87,6 +88,7 @@ export class JobViews {
     const running = job.state === "running";
     return {
       jobId: job.id,
+      type: job.type,
       status: publicStatus(job.state),
       progress: job.progress,
       currentStep: job.current_step,
@@ -103,6 +105,14 @@ export class JobViews {
       result: job.result === null ? null : (JSON.parse(job.result) as JsonValue),
       error: job.error,
       threadId: job.thread_id,
+      assistantId: job.assistant_id ?? job.type,
+      // As JSON values: RunOptions' objects of `unknown` cannot cross an RPC boundary typed.
+      ...(job.run_options !== null && (JSON.parse(job.run_options) as { [K in keyof RunOptions]: JsonValue })),
+      timeoutSeconds: job.timeout_ms === null ? null : job.timeout_ms / 1000,
+      ...(job.state === "interrupted" && {
+        interrupts: JSON.parse(job.interrupts ?? "[]") as JsonValue,
+        interruptExpiresAt: toIso(job.deadline_ms),
+      }),
       ...resultPlace(job),
     };
   }
@@ -121,6 +131,7 @@ export class JobViews {
       completedAt: toIso(job.ended_at_ms),
       nextRetryAt: toIso(job.next_retry_at_ms),
       error: job.error,
+      threadId: job.thread_id,
     };
   }
 }

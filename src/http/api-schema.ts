@@ -1,6 +1,6 @@
 /** The request bodies of POST /functions/v1/queue-worker, validated once at the edge. */
 import { z } from "zod";
-import { JOB_TYPES, PRIORITY_SCORES, type JobState, type JsonObject } from "../jobs";
+import { PRIORITY_SCORES, type JobState, type JsonObject } from "../jobs";
 
 /** Largest request body accepted; the job payload is most of it. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -13,6 +13,12 @@ export const MAX_PAYLOAD_BYTES = 64 * 1024;
 export const MAX_BATCH_JOBS = 100;
 /** Deepest nesting accepted in a payload: far deeper and serialising it would overflow the stack. */
 export const MAX_PAYLOAD_DEPTH = 64;
+/** Largest `config`, `context` or `metadata` of a job, and `value` of a resume, as JSON text. */
+export const MAX_RUN_OPTION_BYTES = 16 * 1024;
+/** Longest a job's own time limit may be: a week, as a run is bounded by JOB_TIMEOUT_SECONDS besides. */
+export const MAX_TIMEOUT_SECONDS = 7 * 86_400;
+/** Keys of `config.configurable` LangGraph sets from the run's thread: a job chooses its thread with `threadId`. */
+const RESERVED_CONFIGURABLE = ["thread_id", "checkpoint_id", "checkpoint_ns"];
 
 /** How deeply `value` nests objects and arrays, counted without recursion. */
 function depthOf(value: unknown): number {
@@ -30,21 +36,43 @@ function depthOf(value: unknown): number {
 
 const queueName = z.string().min(1, "must be 1-64 characters").max(64, "must be 1-64 characters").optional();
 const jobId = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, "must be 1-128 characters of A-Z a-z 0-9 _ . : -");
+/** A graph's or assistant's id: a graph name, or an assistant's UUID. */
+const assistantId = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, "must be 1-128 characters of A-Z a-z 0-9 _ . : -");
 
-export const jobInput = z.object({
-  id: jobId.optional(),
-  type: z.enum(JOB_TYPES),
-  // Not z.record: it copies the payload key by key, and assigning a `__proto__` key drops it.
-  // The payload is stored and sent to LangGraph exactly as parsed.
-  payload: z
+// Not z.record: it copies the object key by key, and assigning a `__proto__` key drops it.
+// A payload (and each run option) is stored and sent to LangGraph exactly as parsed.
+const jsonObject = () =>
+  z
     .custom<JsonObject>((value) => typeof value === "object" && value !== null && !Array.isArray(value), "must be a JSON object")
-    .refine((payload) => depthOf(payload) <= MAX_PAYLOAD_DEPTH, `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`),
+    .refine((object) => depthOf(object) <= MAX_PAYLOAD_DEPTH, `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`);
+
+/** The run's config, as LangGraph's RunnableConfig names its fields. */
+const runConfig = z.strictObject({
+  configurable: jsonObject()
+    .refine((configurable) => !RESERVED_CONFIGURABLE.some((key) => key in configurable), `must not set ${RESERVED_CONFIGURABLE.join(", ")}: choose the thread with the job's threadId`)
+    .optional(),
+  tags: z.array(z.string().min(1).max(128)).max(32, "must hold at most 32 tags").optional(),
+  recursion_limit: z.int().min(1).max(10_000).optional(),
+});
+
+// Strict: a field the API does not know is refused, not dropped, so that a typo cannot silently change what runs.
+export const jobInput = z.strictObject({
+  id: jobId.optional(),
+  // Which types are accepted is configuration (JOB_TYPES): checked by job-input.ts.
+  type: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, "must be 1-128 characters of A-Z a-z 0-9 _ . : -"),
+  payload: jsonObject(),
   priority: z.enum(Object.keys(PRIORITY_SCORES) as [keyof typeof PRIORITY_SCORES]).default("medium"),
   maxRetries: z.int().min(0).max(10).default(3),
+  threadId: z.uuid("must be a UUID").optional(),
+  assistantId: assistantId.optional(),
+  config: runConfig.optional(),
+  context: jsonObject().optional(),
+  metadata: jsonObject().optional(),
+  timeoutSeconds: z.int().min(1).max(MAX_TIMEOUT_SECONDS).optional(),
 });
 export type JobInput = z.infer<typeof jobInput>;
 
-const listableStatus = z.enum(["queued", "running", "completed", "failed", "cancelled"] satisfies JobState[]);
+const listableStatus = z.enum(["queued", "running", "interrupted", "completed", "failed", "cancelled"] satisfies JobState[]);
 
 export const actionRequest = z.discriminatedUnion("action", [
   z.object({ action: z.literal("enqueue"), queueName, job: jobInput }),
@@ -64,9 +92,11 @@ export const actionRequest = z.discriminatedUnion("action", [
     cursor: z.string().regex(/^\d{1,15}(:\d{1,15})?$/, "must be a nextCursor from an earlier list (digits and ':', at most 31 characters)").optional(),
   }),
   z.object({ action: z.literal("history"), queueName, jobId }),
+  // `value` answers the graph's interrupt: any JSON; with several pending, a map from interrupt id to answer.
+  z.object({ action: z.literal("resume"), queueName, jobId, value: z.json() }),
 ]);
 export type ActionRequest = z.infer<typeof actionRequest>;
 export type ListRequest = Extract<ActionRequest, { action: "list" }>;
 
-/** The payload's size as stored: UTF-8 bytes of its JSON text. */
-export const payloadBytes = (payload: JsonObject): number => new TextEncoder().encode(JSON.stringify(payload)).byteLength;
+/** A value's size as stored: UTF-8 bytes of its JSON text. */
+export const jsonBytes = (value: unknown): number => new TextEncoder().encode(JSON.stringify(value)).byteLength;

@@ -89,10 +89,14 @@ export async function classify(error: unknown, endpoint: Endpoint, jobType: stri
       status === 404 ? ` (is there a graph or assistant named "${jobType}"?)`
       : status === 401 || status === 403 ? " (check LANGGRAPH_API_KEY)"
       : "";
-    // Not the job's fault, so worth retrying: LangGraph refusing our key, or the thread still
-    // busy with a run we could not see (a 422 that says so).
-    const notTheJobsFault = status === 401 || status === 403 || (status === 422 && /already running/i.test(message));
-    return failed({ error: `LangGraph answered ${status}${hint}: ${message}`, retryable: notTheJobsFault || isRetryableStatus(status) });
+    // The thread still busy with a run the queue did not start or could not see (a 409 or 422
+    // that says so): not the job's fault, waited out without spending a retry.
+    const threadBusy = (status === 409 || status === 422) && /already running|busy/i.test(message);
+    // Not the job's fault either, so worth retrying: LangGraph refusing our key.
+    const notTheJobsFault = status === 401 || status === 403;
+    return failed({
+      error: `LangGraph answered ${status}${hint}: ${message}`, retryable: threadBusy || notTheJobsFault || isRetryableStatus(status), ...(threadBusy && { threadBusy }),
+    });
   }
   if (error instanceof SyntaxError) {
     // An answer, but not one we can read: LangGraph (or something in between) is broken, not away.

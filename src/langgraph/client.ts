@@ -3,16 +3,25 @@
  * consumer and the run follower use, with the small helpers they share. Imports nothing that
  * imports it.
  */
+import type { FollowTask, PendingInterrupt, RunOptions } from "../coordinator/protocol";
 import type { JobType, JsonObject } from "../jobs";
 
 export interface LangGraphJob {
   jobId: string;
   queueName: string;
   type: JobType;
+  /** The graph or assistant its runs are created with. */
+  assistantId: string;
   payload: JsonObject;
+  /** The job's own config, context and metadata for its runs. */
+  runOptions?: RunOptions;
+  /** The answer to the graph's interrupt, once the job was resumed: the run continues the thread with it. */
+  resume?: { value: unknown };
   attempt: number;
   /** The job's LangGraph thread (platform flavour), the same for every attempt. */
   threadId: string;
+  /** A thread the client chose (a conversation's): other jobs use it too, and it is never replaced by a copy. */
+  sharedThread?: boolean;
   /** No earlier attempt of this job was ever taken on, so its thread has no run yet. */
   firstRun: boolean;
   /**
@@ -20,6 +29,16 @@ export interface LangGraphJob {
    * one LangGraph lost. It is followed all the same; only LostRunWatch may prove it lost.
    */
   afterOutage?: boolean;
+}
+
+/** The job an attempt's task (a claim, or what the follower keeps) describes, its JSON texts parsed. */
+export function langGraphJobOf(task: Omit<FollowTask, "runId">): LangGraphJob {
+  return {
+    ...task,
+    payload: JSON.parse(task.payloadJson) as JsonObject,
+    ...(task.runOptionsJson !== null && { runOptions: JSON.parse(task.runOptionsJson) as RunOptions }),
+    ...(task.resumeJson !== null && { resume: { value: JSON.parse(task.resumeJson) as unknown } }),
+  };
 }
 
 /** Progress, step and LangGraph ids as they become known. */
@@ -40,14 +59,18 @@ export type StartOutcome =
   | { status: "started"; runId: string | null; /** The run was there already (an earlier attempt's, or this one's first delivery's). */ rejoined?: boolean }
   /** The thread's run had already succeeded while nobody listened: that is the result. */
   | { status: "completed"; result: unknown }
+  | RunInterrupted
   | AttemptFailed;
+
+/** The run stopped at the graph's `interrupt()` (it ended `success`, its thread `interrupted`): the job waits for a resume. */
+export type RunInterrupted = { status: "interrupted"; interrupts: PendingInterrupt[] };
 
 /**
  * `unreachable`: LangGraph gave no answer at all, not even to `GET /ok` (refused, no route, no
  * answer in time): an outage, not the job's fault. One call that failed while LangGraph answers
  * is retryable but not unreachable.
  */
-export type AttemptFailed = { status: "failed"; error: string; retryable: boolean; unreachable?: boolean; ours?: boolean };
+export type AttemptFailed = { status: "failed"; error: string; retryable: boolean; unreachable?: boolean; ours?: boolean; threadBusy?: boolean };
 
 export interface FollowContext {
   /** Aborted, with a StopReason, when the attempt must stop: stop, record nothing. */
@@ -65,6 +88,7 @@ export interface FollowContext {
 
 export type RunOutcome =
   | { status: "completed"; result: unknown }
+  | RunInterrupted
   | AttemptFailed
   /** The run goes on: the deadline came first. The next follower invocation rejoins it. */
   | { status: "detached" };
@@ -107,6 +131,8 @@ export interface ClientSettings {
    * its dead workers itself).
    */
   lostRunMs?: number;
+  /** NON_RETRYABLE_ERRORS: a run that failed with an error of one of these names is not retried. */
+  nonRetryableErrors?: ReadonlySet<string>;
 }
 
 /** 408, 429 and 5xx are the server's trouble and worth retrying; other 4xx reject the job itself. */

@@ -11,12 +11,13 @@
  * and, after an outage, moves the job to a copy of its thread only once its run is proven lost.
  */
 import { Client, type Run } from "@langchain/langgraph-sdk";
-import { resultToReport } from "../coordinator/protocol";
+import { resultToReport, type PendingInterrupt } from "../coordinator/protocol";
+import type { JsonValue } from "../jobs";
 import { classify, networkFetch, retryingCall, type Endpoint } from "./calls";
 import { ACTIVE, LostRunWatch, RunEndWatch } from "./run-end-watch";
 import {
   errorMessage, probe, type AttemptFailed, type ClientSettings, type FollowContext, type LangGraphClient,
-  type LangGraphHealth, type LangGraphJob, type RunCheck, type RunOutcome, type StartOutcome, type StopReason,
+  type LangGraphHealth, type LangGraphJob, type RunCheck, type RunInterrupted, type RunOutcome, type StartOutcome, type StopReason,
 } from "./client";
 
 const STREAM_MODES: ("updates" | "custom")[] = ["updates", "custom"];
@@ -32,6 +33,15 @@ const MAX_REJOINS = 3;
 interface FollowedRun {
   threadId: string;
   runId: string;
+}
+
+/** What a run is created from: the job's payload, nothing (continue from the checkpoint), or the answer to an interrupt. */
+type RunStart = { input: LangGraphJob["payload"] | null } | { command: { resume: unknown } };
+
+/** A run's error as the stream's `error` event gives it: the error's name and message. */
+interface RunError {
+  name?: string;
+  message: string;
 }
 
 export class PlatformClient implements LangGraphClient {
@@ -53,8 +63,13 @@ export class PlatformClient implements LangGraphClient {
       if (!job.firstRun) {
         // With its graph, so that a thread LangGraph lost while keeping its checkpoints (the JS dev
         // server killed mid-run) shows those checkpoints again.
-        await this.client.threads.create({ threadId, ifExists: "do_nothing", graphId: job.type, metadata: { queueName: job.queueName, jobId: job.jobId } });
-        const latest = await this.latestRun(threadId);
+        await this.client.threads.create({ threadId, ifExists: "do_nothing", graphId: job.assistantId, metadata: { queueName: job.queueName, jobId: job.jobId } });
+        // Resumed: the answer goes to the interrupt while the thread still waits for it. Once a run
+        // took it (the thread no longer interrupted), a later attempt finds that run as any other.
+        if (job.resume && (await this.client.threads.get(threadId)).status === "interrupted") {
+          return await this.createRun(job, { command: { resume: job.resume.value } });
+        }
+        const latest = await this.latestRun(threadId, job.jobId);
         if (latest?.status === "success") return await this.finalState(threadId);
         // Still going: rejoined, whatever an earlier attempt met. It may be alive (its follower
         // died, or a call failed on the way); interrupting it would not stop a node that ignores
@@ -63,27 +78,36 @@ export class PlatformClient implements LangGraphClient {
         if (latest && ACTIVE.has(latest.status)) return { status: "started", runId: latest.run_id, rejoined: true };
         // After a failed run (or none: LangGraph may lose a run yet keep its checkpoints), resume
         // from the checkpoint; with none, `input: null` would fail: start from the payload.
-        return await this.resume(job);
+        return await this.resume(job, latest !== undefined);
       }
-      return await this.createRun(job, job.payload);
+      return await this.createRun(job, { input: job.payload });
     } catch (error) {
       return this.failure(error, job);
     }
   }
 
-  /** A new run from the thread's checkpoint, or from the payload when it has none. */
-  private async resume(job: LangGraphJob): Promise<StartOutcome & { status: "started"; runId: string }> {
-    return this.createRun(job, (await this.hasCheckpoint(job.threadId)) ? null : job.payload);
+  /**
+   * A new run from the job's own checkpoint, or from the payload when the thread has none of the
+   * job's. `hadRun`: a run of the job is on the thread (it failed), so the newest checkpoint is its.
+   */
+  private async resume(job: LangGraphJob, hadRun: boolean): Promise<StartOutcome & { status: "started"; runId: string }> {
+    return this.createRun(job, { input: (await this.hasCheckpointOf(job, hadRun)) ? null : job.payload });
   }
 
-  /** One request: the thread is created with the run when it does not exist yet. */
-  private async createRun(job: LangGraphJob, input: LangGraphJob["payload"] | null): Promise<StartOutcome & { status: "started"; runId: string }> {
-    const run = await this.client.runs.create(job.threadId, job.type, {
-      input,
+  /**
+   * One request: the thread is created with the run when it does not exist yet. The job's own
+   * config, context and metadata go with it; the queue's metadata (which names the job's runs) wins.
+   */
+  private async createRun(job: LangGraphJob, start: RunStart): Promise<StartOutcome & { status: "started"; runId: string }> {
+    const { config, context, metadata } = job.runOptions ?? {};
+    const run = await this.client.runs.create(job.threadId, job.assistantId, {
+      ...start,
+      ...(config && { config }),
+      ...(context && { context }),
       ifNotExists: "create",
       multitaskStrategy: "reject",
       streamMode: STREAM_MODES,
-      metadata: { queueName: job.queueName, jobId: job.jobId, attempt: job.attempt },
+      metadata: { ...metadata, queueName: job.queueName, jobId: job.jobId, attempt: job.attempt },
     });
     return { status: "started", runId: run.run_id };
   }
@@ -94,7 +118,7 @@ export class PlatformClient implements LangGraphClient {
       // A follow that moved the job to a copy of its thread died before it knew the copy's run:
       // the copy's run, if it got one, is the job's; with none, the next attempt resumes there.
       try {
-        const latest = await this.latestRun(job.threadId);
+        const latest = await this.latestRun(job.threadId, job.jobId);
         if (!latest || !ACTIVE.has(latest.status)) return { status: "failed", error: `no LangGraph run going on thread ${job.threadId} to follow`, retryable: true };
         runId = latest.run_id;
       } catch (error) {
@@ -106,10 +130,10 @@ export class PlatformClient implements LangGraphClient {
     // One signal for "stop listening": the attempt was stopped, or this invocation's time is up.
     const stopListening = AbortSignal.any([context.signal, AbortSignal.timeout(Math.max(0, context.deadlineMs - Date.now()))]);
     // A status check or read that fails on the way is made again: a blip must not cost the attempt.
-    const call = <T>(fn: () => Promise<T>) => retryingCall(fn, this.endpoint, job.type, stopListening);
+    const call = <T>(fn: () => Promise<T>) => retryingCall(fn, this.endpoint, job.assistantId, stopListening);
     let followed: FollowedRun = { threadId: job.threadId, runId };
     let lostWatch = this.lostRunWatch(job, followed);
-    let runError: string | undefined;
+    let runError: RunError | undefined;
     let streamBreak: string | undefined;
     let endedRun: Run | undefined;
     try {
@@ -173,7 +197,8 @@ export class PlatformClient implements LangGraphClient {
    */
   private lostRunWatch(job: LangGraphJob, { threadId, runId }: FollowedRun): LostRunWatch | undefined {
     const quietMs = this.settings.lostRunMs ?? 0;
-    if (!(quietMs > 0) || !job.afterOutage) return undefined;
+    // A thread the client chose is the conversation's: the job cannot move to a copy of it.
+    if (!(quietMs > 0) || !job.afterOutage || job.sharedThread) return undefined;
     return new LostRunWatch(quietMs, async () => {
       const [run, state] = await Promise.all([this.client.runs.get(threadId, runId), this.client.threads.getState(threadId)]);
       return { status: run.status, checkpointId: state.checkpoint?.checkpoint_id ?? null };
@@ -197,7 +222,7 @@ export class PlatformClient implements LangGraphClient {
     if (stopListening.aborted) return null;
     const hasCheckpoint = await call(() => this.hasCheckpoint(copy.thread_id));
     // Not retried: a second create after one whose answer was lost would be refused (the thread is busy).
-    const { runId } = await this.createRun({ ...job, threadId: copy.thread_id }, hasCheckpoint ? null : job.payload);
+    const { runId } = await this.createRun({ ...job, threadId: copy.thread_id }, { input: hasCheckpoint ? null : job.payload });
     return { threadId: copy.thread_id, runId };
   }
 
@@ -207,7 +232,7 @@ export class PlatformClient implements LangGraphClient {
     runId: string,
     endedRun: Run | undefined,
     call: <T>(fn: () => Promise<T>) => Promise<T>,
-    { runError, streamBreak, deadlinePassed }: { runError?: string; streamBreak?: string; deadlinePassed: boolean },
+    { runError, streamBreak, deadlinePassed }: { runError?: RunError; streamBreak?: string; deadlinePassed: boolean },
   ): Promise<RunOutcome> {
     let run;
     try {
@@ -229,30 +254,69 @@ export class PlatformClient implements LangGraphClient {
         return deadlinePassed
           ? { status: "detached" }
           : { status: "failed", error: `the stream of run ${runId} kept breaking while the run was ${run.status}: ${streamBreak}`, retryable: true };
-      case "error":
       case "timeout":
-        return { status: "failed", error: `LangGraph run ${runId} ${run.status === "timeout" ? "timed out" : "failed"}: ${runError ?? "no error message"}`, retryable: true };
+        return { status: "failed", error: `LangGraph run ${runId} timed out`, retryable: true };
+      case "error": {
+        const error = runError ?? (await this.threadError(job.threadId));
+        // An error the graph calls final (NON_RETRYABLE_ERRORS) fails the job: retrying cannot help.
+        const final = error?.name !== undefined && (this.settings.nonRetryableErrors?.has(error.name) ?? false);
+        const what = error ? `${error.name ? `${error.name}: ` : ""}${error.message}` : "no error message";
+        return { status: "failed", error: `LangGraph run ${runId} failed: ${what}${final ? " (a final error: not retried)" : ""}`, retryable: !final };
+      }
       case "interrupted":
         return { status: "failed", error: `LangGraph run ${runId} was interrupted on the server`, retryable: true };
     }
   }
 
+  /** What a run that succeeded left: the thread's values, or the interrupts it stopped at. */
   private async finalState(threadId: string): Promise<StartOutcome & RunOutcome> {
     const thread = await this.client.threads.get(threadId);
-    if (thread.status === "interrupted") {
-      return { status: "failed", error: "the graph stopped at an interrupt, waiting for human input, which a queued job cannot give", retryable: false };
-    }
+    if (thread.status === "interrupted") return this.interrupted(threadId);
     return { status: "completed", result: resultToReport(thread.values ?? null) };
   }
 
-  /** The newest run of the thread. Servers differ in the order they list runs, so sort here. */
-  private async latestRun(threadId: string) {
+  /** The pending interrupts of a thread that stopped at `interrupt()`, each with the node (task) that asked. */
+  private async interrupted(threadId: string): Promise<RunInterrupted> {
+    const state = await this.client.threads.getState(threadId);
+    const interrupts: PendingInterrupt[] = state.tasks.flatMap((task) =>
+      task.interrupts.map((interrupt, i) => ({ id: interrupt.id ?? `${task.id}:${i}`, value: (interrupt.value ?? null) as JsonValue, node: task.name ?? null })),
+    );
+    return { status: "interrupted", interrupts };
+  }
+
+  /** The error a thread whose run failed keeps, when the stream did not show it (the follow joined after the end). */
+  private async threadError(threadId: string): Promise<RunError | undefined> {
+    const { error } = await this.client.threads.get(threadId).catch(() => ({ error: undefined }));
+    if (typeof error === "string") return { message: error };
+    if (error && typeof error === "object") return runErrorOf(error);
+    return undefined;
+  }
+
+  /**
+   * The newest run of the job on its thread: a thread a client chose has other jobs' runs too,
+   * told apart by the metadata the queue gives every run. Servers differ in the order they list
+   * runs, so sort here.
+   */
+  private async latestRun(threadId: string, jobId: string) {
     const runs = await this.client.runs.list(threadId, { limit: 100 });
-    return runs.sort((a, b) => b.created_at.localeCompare(a.created_at))[0];
+    return runs.filter((run) => run.metadata?.jobId === jobId).sort((a, b) => b.created_at.localeCompare(a.created_at))[0];
   }
 
   private async hasCheckpoint(threadId: string): Promise<boolean> {
     return Boolean((await this.client.threads.getState(threadId)).checkpoint?.checkpoint_id);
+  }
+
+  /**
+   * Whether the thread's newest checkpoint is the job's own: then a new run continues from it.
+   * A thread of its own has only the job's (LangGraph may lose a run yet keep its checkpoints).
+   * On a thread the client chose, a checkpoint left by an earlier job is where this job's first
+   * run starts from, with its payload as input; the job's own is one of its run, or one that
+   * carries its id (a run's metadata goes on its checkpoints).
+   */
+  private async hasCheckpointOf(job: LangGraphJob, hadRun: boolean): Promise<boolean> {
+    const state = await this.client.threads.getState(job.threadId);
+    if (!state.checkpoint?.checkpoint_id) return false;
+    return !job.sharedThread || hadRun || state.metadata?.jobId === job.jobId;
   }
 
   async checkRun(threadId: string, runId: string): Promise<RunCheck> {
@@ -260,6 +324,7 @@ export class PlatformClient implements LangGraphClient {
       const run = await this.client.runs.get(threadId, runId);
       if (ACTIVE.has(run.status)) return { status: "active" };
       if (run.status !== "success") return { status: "ended" };
+      // One that stopped at an interrupt is found by the job's next attempt (its lease lapses).
       const outcome = await this.finalState(threadId);
       const runMs = Math.max(0, Date.parse(run.updated_at) - Date.parse(run.created_at));
       return outcome.status === "completed" ? { ...outcome, runMs } : { status: "ended" };
@@ -280,12 +345,18 @@ export class PlatformClient implements LangGraphClient {
 
   /** What a failed call means for the attempt: see classify (an outage only when /ok does not answer either). */
   private async failure(error: unknown, job: LangGraphJob): Promise<AttemptFailed> {
-    return (await classify(error, this.endpoint, job.type)).failure;
+    return (await classify(error, this.endpoint, job.assistantId)).failure;
   }
 }
 
+/** A run's error from what LangGraph says of it: `{error: <name>, message}`. */
+function runErrorOf(data: Record<string, unknown>): RunError {
+  const name = typeof data.error === "string" && typeof data.message === "string" ? data.error : undefined;
+  return { ...(name !== undefined && { name }), message: String(data.message ?? data.error ?? JSON.stringify(data)) };
+}
+
 /** What one stream part means for the job: progress and step, or the run's error. */
-function interpret(part: { event: string; data: unknown }): { progress?: { progress?: number; currentStep?: string }; error?: string } {
+function interpret(part: { event: string; data: unknown }): { progress?: { progress?: number; currentStep?: string }; error?: RunError } {
   const data = part.data as Record<string, unknown> | null;
   if (part.event === "custom" && data && typeof data === "object") {
     const progress = typeof data.progress === "number" ? data.progress : undefined;
@@ -296,9 +367,6 @@ function interpret(part: { event: string; data: unknown }): { progress?: { progr
     const node = Object.keys(data).find((key) => !key.startsWith("__"));
     return node ? { progress: { currentStep: node } } : {};
   }
-  if (part.event === "error") {
-    const message = data && typeof data === "object" ? (data.message ?? data.error) : data;
-    return { error: String(message) };
-  }
+  if (part.event === "error") return { error: data && typeof data === "object" ? runErrorOf(data) : { message: String(data) } };
   return {};
 }

@@ -29,7 +29,7 @@ export class WorkflowsClient implements LangGraphClient {
         method: "POST",
         headers,
         body: JSON.stringify({
-          workflow_id: job.type,
+          workflow_id: job.assistantId,
           input: job.payload,
           // thread_id lets a checkpointing wrapper resume a retried job where it stopped: the job's
           // own thread (a fresh UUID per record), not its id, which a client may enqueue again
@@ -50,7 +50,7 @@ export class WorkflowsClient implements LangGraphClient {
     if (!response.ok) {
       return {
         status: "failed",
-        error: `LangGraph answered ${response.status} for workflow ${job.type}: ${text.slice(0, 500)}`,
+        error: `LangGraph answered ${response.status} for workflow ${job.assistantId}: ${text.slice(0, 500)}`,
         retryable: isRetryableStatus(response.status),
       };
     }
@@ -61,7 +61,10 @@ export class WorkflowsClient implements LangGraphClient {
       return { status: "failed", error: `LangGraph answered with invalid JSON: ${text.slice(0, 200)}`, retryable: true };
     }
     if (body.error || body.status === "failed" || body.status === "error") {
-      return { status: "failed", error: `workflow ${job.type} failed: ${JSON.stringify(body.error ?? body).slice(0, 500)}`, retryable: true };
+      // A wrapper that names its errors (`error: {name, message}`) can mark one final (NON_RETRYABLE_ERRORS).
+      const name = (body.error as { name?: unknown } | undefined)?.name;
+      const final = typeof name === "string" && (this.settings.nonRetryableErrors?.has(name) ?? false);
+      return { status: "failed", error: `workflow ${job.assistantId} failed: ${JSON.stringify(body.error ?? body).slice(0, 500)}${final ? " (a final error: not retried)" : ""}`, retryable: !final };
     }
     return { status: "completed", result: resultToReport(body.result ?? body.output ?? body) };
   }
