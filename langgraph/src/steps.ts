@@ -17,6 +17,22 @@ export interface FailTimes {
   times: number;
 }
 
+export interface FinalError {
+  node: string;
+  /** The thrown Error's `name`; default "NonRetryableError". */
+  name?: string;
+  message?: string;
+}
+
+/** What the graph's first node saw of its config, with `echoConfig`. */
+export interface SeenConfig {
+  context: unknown;
+  configurable: Record<string, unknown>;
+  tags: string[];
+  recursionLimit: number | undefined;
+  metadata: Record<string, unknown>;
+}
+
 /** When a node began (before its delay) and when it returned, as `Date.now()` on the server. */
 export interface StepTime {
   startedAtMs: number;
@@ -35,6 +51,15 @@ export const testHookFields = {
   delayMs: Annotation<number | undefined>,
   /** Node `node` throws on its first `times` executions on this thread. */
   failTimes: Annotation<FailTimes | undefined>,
+  /**
+   * Node `node` throws on every execution, an Error named `name` (default "NonRetryableError"):
+   * a failure the graph marks as final, which a retry cannot cure.
+   */
+  finalError: Annotation<FinalError | undefined>,
+  /** The graph's first node writes `seenConfig`: how the run's context and config reach a node. */
+  echoConfig: Annotation<boolean | undefined>,
+  /** Output of `echoConfig`. */
+  seenConfig: Annotation<SeenConfig | undefined>,
   /**
    * The graph's first node works this long (after its delay) without honouring the abort
    * signal, as a real LLM call does: cancelling or interrupting its run does not stop it.
@@ -61,6 +86,8 @@ interface HookState {
   delayMs?: number;
   resultBytes?: number;
   failTimes?: FailTimes;
+  finalError?: FinalError;
+  echoConfig?: boolean;
   ignoreAbortMs?: number;
   ignoreAbortKey?: string;
 }
@@ -87,6 +114,32 @@ function failIfAsked(state: HookState, node: string, config: LangGraphRunnableCo
   if (failed >= failTimes.times) return;
   failuresByThreadNode.set(key, failed + 1);
   throw new Error(`${node} failed on purpose (failTimes: failure ${failed + 1} of ${failTimes.times})`);
+}
+
+function failForGoodIfAsked({ finalError }: HookState, node: string): void {
+  if (finalError?.node !== node) return;
+  const error = new Error(finalError.message ?? `${node} failed for good (finalError)`);
+  error.name = finalError.name ?? "NonRetryableError";
+  throw error;
+}
+
+// The server adds keys of its own to `configurable` and `metadata` (ids, versions, pregel
+// internals): dropped, so that what the caller passed stands out and the state stays small.
+const SERVER_CONFIGURABLE = /^(__pregel_|checkpoint_|user-agent$|run_id$|graph_id$|assistant_id$)/;
+const SERVER_METADATA = /^(langgraph_|ls_|checkpoint_)/;
+
+function plainEntries(record: Record<string, unknown> | undefined, drop: RegExp): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(record ?? {}).filter(([key, value]) => !drop.test(key) && typeof value !== "function"))));
+}
+
+function seenConfig(config: LangGraphRunnableConfig): SeenConfig {
+  return {
+    context: config.context ?? null,
+    configurable: plainEntries(config.configurable, SERVER_CONFIGURABLE),
+    tags: config.tags ?? [],
+    recursionLimit: config.recursionLimit,
+    metadata: plainEntries(config.metadata, SERVER_METADATA),
+  };
 }
 
 // Started executions of the abort-ignoring node, by key: in memory (the one-process dev server),
@@ -118,10 +171,12 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 /**
- * Wraps the nodes of a linear graph whose steps run in the order given. Each wrapped node
- * emits `{progress, step}` when it starts and when it ends, sleeps `delayMs` (or leaves
- * that to its work, with `manualDelay`), fails as `failTimes` asks, and adds itself to
- * `nodeRuns` and `stepTimes`.
+ * Wraps a graph's nodes; `order` lists its steps as they run (parallel ones side by side),
+ * which sets each step's share of the progress. Each wrapped node emits `{progress, step}`
+ * when it starts and when it ends, sleeps `delayMs` (or leaves that to its work, with
+ * `manualDelay`), fails as `failTimes` and `finalError` ask, and adds itself to `nodeRuns`
+ * and `stepTimes`. It catches nothing: an `interrupt()` in `work` throws LangGraph's
+ * GraphInterrupt straight through, so an interrupted execution counts as no run.
  */
 export function defineSteps<Def extends StateDefinition, const Names extends readonly string[]>(
   _schema: AnnotationRoot<Def>,
@@ -157,10 +212,12 @@ export function defineSteps<Def extends StateDefinition, const Names extends rea
       if (!options.manualDelay) await ctx.delay();
       const starts = index === 0 && (state.ignoreAbortMs ?? 0) > 0 ? { ignoreAbortStarts: await workIgnoringAbort(state, config) } : {};
       failIfAsked(state, name, config);
+      failForGoodIfAsked(state, name);
       const update = await work(state, ctx);
       const history = index === order.length - 1 && (state.resultBytes ?? 0) > 0 ? { longHistory: longHistory(state.resultBytes!) } : {};
+      const echo = index === 0 && state.echoConfig ? { seenConfig: seenConfig(config) } : {};
       emit(1);
-      return { ...update, ...starts, ...history, nodeRuns: { [name]: 1 }, stepTimes: { [name]: { startedAtMs, endedAtMs: Date.now() } } };
+      return { ...update, ...starts, ...history, ...echo, nodeRuns: { [name]: 1 }, stepTimes: { [name]: { startedAtMs, endedAtMs: Date.now() } } };
     };
   };
 }
