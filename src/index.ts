@@ -12,7 +12,7 @@ import { authenticate } from "./http/auth";
 import { corsOrigins, queueNames, type AppEnv } from "./config";
 import { consumeDeadLetters, consumeJobs, isDeadLetterQueue } from "./consumer";
 import { ApiError, ERROR_STATUS } from "./http/errors";
-import { toNewJob } from "./http/job-input";
+import { invalidJobType, toNewJob } from "./http/job-input";
 import { statusBody } from "./http/status-body";
 import { langGraphClient } from "./langgraph";
 import { log } from "./log";
@@ -165,7 +165,7 @@ async function parseRequest(c: AppContext): Promise<CheckedRequest> {
     throw new ApiError("INVALID_REQUEST", "request body is not valid JSON");
   }
   const parsed = actionRequest.safeParse(body);
-  if (!parsed.success) throw validationError(parsed.error);
+  if (!parsed.success) throw validationError(parsed.error, c.env);
   const request = parsed.data;
   switch (request.action) {
     case "enqueue":
@@ -184,7 +184,7 @@ async function parseRequest(c: AppContext): Promise<CheckedRequest> {
   }
 }
 
-function validationError(error: z.ZodError): ApiError {
+function validationError(error: z.ZodError, env: AppEnv): ApiError {
   // An unknown field is named in the path itself, so that `job.threadid` reads as the typo it is.
   const issues = error.issues.flatMap((issue) =>
     issue.code === "unrecognized_keys"
@@ -192,9 +192,7 @@ function validationError(error: z.ZodError): ApiError {
       : [{ path: issue.path.join("."), message: issue.message }],
   );
   const badType = issues.find((issue) => /^(job|jobs\.\d+)\.type$/.test(issue.path));
-  if (badType) {
-    return new ApiError("INVALID_JOB_TYPE", `invalid job type at ${badType.path}: ${badType.message}`, issues);
-  }
+  if (badType) return invalidJobType(badType.path, badType.message, env, issues);
   return new ApiError("INVALID_REQUEST", `invalid request: ${issues.map((i) => `${i.path || "(body)"}: ${i.message}`).join("; ")}`, issues);
 }
 

@@ -12,12 +12,7 @@ import { ApiError } from "./errors";
 export function toNewJob(job: JobInput, path: string, env: AppEnv): NewJob {
   const types = jobTypes(env);
   const assistant = types.assistants.get(job.type) ?? (types.any ? job.type : undefined);
-  if (assistant === undefined) {
-    const accepted = [...types.assistants.keys()];
-    throw new ApiError("INVALID_JOB_TYPE", `invalid job type "${job.type}" at ${path}.type: JOB_TYPES accepts ${accepted.join(", ")}`, {
-      path: `${path}.type`, acceptedTypes: accepted,
-    });
-  }
+  if (assistant === undefined) throw invalidJobType(`${path}.type`, `"${job.type}" is not a type JOB_TYPES accepts`, env);
   const limited = [["payload", job.payload, MAX_PAYLOAD_BYTES], ["config", job.config, MAX_RUN_OPTION_BYTES],
     ["context", job.context, MAX_RUN_OPTION_BYTES], ["metadata", job.metadata, MAX_RUN_OPTION_BYTES]] as const;
   for (const [field, value, limitBytes] of limited) {
@@ -28,4 +23,13 @@ export function toNewJob(job: JobInput, path: string, env: AppEnv): NewJob {
     }
   }
   return { ...job, id: job.id ?? crypto.randomUUID(), assistantId: job.assistantId ?? assistant };
+}
+
+/** INVALID_JOB_TYPE, naming the types JOB_TYPES accepts (in the message and in `details`). */
+export function invalidJobType(path: string, reason: string, env: AppEnv, issues: { path: string; message: string }[] = []): ApiError {
+  const acceptedTypes = [...jobTypes(env).assistants.keys()];
+  const accepts = jobTypes(env).any ? "any type" : acceptedTypes.join(", ");
+  return new ApiError("INVALID_JOB_TYPE", `invalid job type at ${path}: ${reason}; accepted: ${accepts}`, [
+    ...issues.filter((issue) => issue.path !== path), { path, message: reason, acceptedTypes },
+  ]);
 }

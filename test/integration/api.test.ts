@@ -95,7 +95,7 @@ describe("actions", () => {
   it("answers stats with every counter", async () => {
     const { body } = await call({ action: "stats", queueName: "langgraph-queue" });
     expect(Object.keys(body.data).sort()).toEqual([
-      "averageProcessTime", "cancelledJobs", "capacity", "completedJobs", "concurrency", "failedJobs", "langgraph",
+      "averageProcessTime", "cancelledJobs", "capacity", "completedJobs", "concurrency", "failedJobs", "interruptedJobs", "langgraph",
       "queueName", "queuedJobs", "runningJobs", "successRate", "totalJobs",
     ]);
     expect(body.data).toMatchObject({ queueName: "langgraph-queue", capacity: 30, concurrency: 5 });

@@ -24,7 +24,7 @@ afterAll(() => fake?.close());
 const client = (lostRunMs = 0, baseUrl = fake.url) => new PlatformClient({ baseUrl, apiKey: undefined, lostRunMs });
 
 const job = (fields: Partial<LangGraphJob> = {}): LangGraphJob => ({
-  jobId: `job-${randomUUID()}`, queueName: "q", type: "research_workflow", payload: { itemName: "x" }, attempt: 1,
+  jobId: `job-${randomUUID()}`, queueName: "q", type: "research_workflow", assistantId: "research_workflow", payload: { itemName: "x" }, attempt: 1,
   threadId: randomUUID(), firstRun: true, ...fields,
 });
 
@@ -88,8 +88,8 @@ describe("what a failed call means", () => {
   it("a TypeError thrown by our own code is an unexpected error, not LangGraph unreachable, and asks /ok nothing", async () => {
     // A runs list our code cannot sort (runs without created_at): the TypeError is ours.
     const later = job({ firstRun: false, afterOutage: true });
-    fake.addRun(later.threadId, "error", { createdAt: null });
-    fake.addRun(later.threadId, "error", { createdAt: null });
+    fake.addRun(later, "error", { createdAt: null });
+    fake.addRun(later, "error", { createdAt: null });
     const from = fake.calls.length;
     const outcome = await client().start(later);
     expect(outcome).toMatchObject({ status: "failed", retryable: true });
@@ -100,7 +100,7 @@ describe("what a failed call means", () => {
 
   it("LangGraph going away while a run is followed (stream cut, nothing answers) is an outage", async () => {
     const followed = job({ firstRun: false });
-    const run = fake.addRun(followed.threadId, "running");
+    const run = fake.addRun(followed, "running");
     const { outcome } = follow(client(), followed, run.run_id);
     await until("the stream to be joined", () => joins(followed.threadId, run.run_id) === 1);
     fake.down = true;
@@ -116,7 +116,7 @@ describe("what a failed call means", () => {
 describe("a run that may be alive is rejoined, never interrupted or copied", () => {
   it("a later attempt after an outage rejoins the thread's running run: no cancel, no copy, no new run", async () => {
     const later = job({ firstRun: false, afterOutage: true });
-    const run = fake.addRun(later.threadId, "running");
+    const run = fake.addRun(later, "running");
     const from = fake.calls.length;
     expect(await client(20_000).start(later)).toEqual({ status: "started", runId: run.run_id, rejoined: true });
     const asked = callsOf(later.threadId, from);
@@ -126,7 +126,7 @@ describe("a run that may be alive is rejoined, never interrupted or copied", () 
 
   it("a follow rides out a reset stream and a reset status check while LangGraph answers: same run, to its end", async () => {
     const followed = job({ firstRun: false });
-    const run = fake.addRun(followed.threadId, "running");
+    const run = fake.addRun(followed, "running");
     const { outcome, moves } = follow(client(20_000), followed, run.run_id);
     await until("the stream to be joined", () => joins(followed.threadId, run.run_id) === 1);
     // The stream is cut, and so is the status check that follows.
@@ -147,12 +147,12 @@ describe("a lost run (LANGGRAPH_LOST_RUN_SECONDS)", () => {
 
   it("after an outage, a run silent that long while LangGraph answers is proven lost: the job moves to a copy of its thread, from its checkpoint, once", async () => {
     const followed = job({ firstRun: false, afterOutage: true });
-    const lost = fake.addRun(followed.threadId, "running");
+    const lost = fake.addRun(followed, "running");
     const startedMs = Date.now();
     const { outcome, progress, moves } = follow(client(LOST_RUN_MS), followed, lost.run_id);
     await until("a run in a copy of the thread", () => [...fake.runs.values()].some((run) => run.thread_id !== followed.threadId && run.metadata.jobId === followed.jobId));
     const movedAfterMs = Date.now() - startedMs;
-    const moved = [...fake.runs.values()].find((run) => run.metadata.jobId === followed.jobId)!;
+    const moved = [...fake.runs.values()].find((run) => run.thread_id !== followed.threadId && run.metadata.jobId === followed.jobId)!;
     await until("the new run's stream to be joined", () => joins(moved.thread_id, moved.run_id) === 1);
     succeed(moved.thread_id, moved.run_id);
     expect(await outcome).toEqual({ status: "completed", result: { done: true } });
@@ -171,7 +171,7 @@ describe("a lost run (LANGGRAPH_LOST_RUN_SECONDS)", () => {
 
   it("a run that shows signs of life (stream events, then new checkpoints) is not taken for lost, however long it runs", async () => {
     const followed = job({ firstRun: false, afterOutage: true });
-    const run = fake.addRun(followed.threadId, "running");
+    const run = fake.addRun(followed, "running");
     const { outcome, moves } = follow(client(LOST_RUN_MS), followed, run.run_id);
     await until("the stream to be joined", () => joins(followed.threadId, run.run_id) === 1);
     for (let i = 0; i < 5; i++, await sleep(300)) fake.emit(run.run_id, "custom", { progress: i * 10, step: "research" });
@@ -185,7 +185,7 @@ describe("a lost run (LANGGRAPH_LOST_RUN_SECONDS)", () => {
   it("without an outage before, or with LANGGRAPH_LOST_RUN_SECONDS 0 (LangGraph Platform), a silent run is never taken for lost", async () => {
     const noOutage = job({ firstRun: false, afterOutage: false });
     const platform = job({ firstRun: false, afterOutage: true });
-    const runs = [fake.addRun(noOutage.threadId, "running"), fake.addRun(platform.threadId, "running")];
+    const runs = [fake.addRun(noOutage, "running"), fake.addRun(platform, "running")];
     const follows = [follow(client(LOST_RUN_MS), noOutage, runs[0]!.run_id), follow(client(0), platform, runs[1]!.run_id)];
     await sleep(LOST_RUN_MS * 4);
     succeed(noOutage.threadId, runs[0]!.run_id);
@@ -203,7 +203,7 @@ describe("a lost run (LANGGRAPH_LOST_RUN_SECONDS)", () => {
 describe("a final state too large to send", () => {
   it("is reported by its size alone, so that the job can complete without it (a Workers RPC call carries 32 MiB)", async () => {
     const later = job({ firstRun: false, attempt: 2 });
-    fake.addRun(later.threadId, "success");
+    fake.addRun(later, "success");
     fake.checkpoint(later.threadId, { messages: "x".repeat(30 * 1024 * 1024) });
     const outcome = await client().start(later);
     expect(outcome).toEqual({ status: "completed", result: { unkeptResultBytes: 30 * 1024 * 1024 + '{"messages":""}'.length } });
@@ -213,7 +213,7 @@ describe("a final state too large to send", () => {
 describe("a follow that does not know its run", () => {
   it("finds the run on the thread (a follower that died after moving the job to a copy of its thread), or fails for the next attempt to resume", async () => {
     const copy = job({ firstRun: false });
-    const run = fake.addRun(copy.threadId, "running");
+    const run = fake.addRun(copy, "running");
     const { outcome, progress, moves } = follow(client(), copy, null as unknown as string);
     await until("the copy's run to be joined", () => joins(copy.threadId, run.run_id) === 1);
     succeed(copy.threadId, run.run_id);
@@ -222,7 +222,7 @@ describe("a follow that does not know its run", () => {
     expect(moves).toEqual([{ threadId: copy.threadId, runId: run.run_id }]);
 
     const empty = job({ firstRun: false });
-    fake.addRun(empty.threadId, "error");
+    fake.addRun(empty, "error");
     expect(await follow(client(), empty, null as unknown as string).outcome).toMatchObject({ status: "failed", retryable: true, error: expect.stringMatching(/no LangGraph run going/) });
   });
 });

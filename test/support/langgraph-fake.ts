@@ -55,8 +55,8 @@ export interface FakeLangGraph {
   resetNext(match: RegExp, times?: number): void;
   /** While true, every request (/ok too) is reset: nothing answers, an outage. */
   down: boolean;
-  /** A thread with a run in it, as an earlier attempt left it. */
-  addRun(threadId: string, status: RunStatus, options?: { checkpointId?: string | null; createdAt?: string | null }): FakeRun;
+  /** A thread with a run of the job in it, as an earlier attempt left it (the queue names a run's job in its metadata). */
+  addRun(job: { threadId: string; jobId: string }, status: RunStatus, options?: { checkpointId?: string | null; createdAt?: string | null }): FakeRun;
   /** Sends a stream event to whoever joined the run's stream. */
   emit(runId: string, event: string, data: unknown): void;
   /** A node of the thread's run finished: a new checkpoint. */
@@ -103,10 +103,10 @@ export async function startFakeLangGraph(): Promise<FakeLangGraph> {
     runs,
     down: false,
     resetNext: (match, times = 1) => void resets.push({ match, left: times }),
-    addRun(threadId, status, { checkpointId = randomUUID(), createdAt = now() } = {}) {
+    addRun({ threadId, jobId }, status, { checkpointId = randomUUID(), createdAt = now() } = {}) {
       const thread = threads.get(threadId) ?? newThread(threadId);
       thread.checkpointId = checkpointId;
-      return newRun(threadId, "graph", status, null, {}, createdAt);
+      return newRun(threadId, "graph", status, null, { jobId }, createdAt);
     },
     emit(runId, event, data) {
       for (const res of streams.get(runId) ?? []) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
