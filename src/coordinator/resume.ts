@@ -1,7 +1,8 @@
 /**
  * Resume: the answer to an interrupted job's `interrupt()`. The job goes back to the queue with
  * the value; its next attempt continues the thread with LangGraph's `command: {resume: value}`.
- * With several interrupts pending, LangGraph takes a map from interrupt id to value.
+ * With several interrupts pending, a map from interrupt id to answer answers each (those it
+ * leaves out stay pending); a plain value answers them all, as LangGraph does.
  */
 import { publicStatus } from "../jobs";
 import { notFound, type Change } from "./attempts";
@@ -25,12 +26,20 @@ export function resumeJob(
   return { ok: true, data: { jobId, status: "queued" }, messages: dispatcher.dispatchReady(now) };
 }
 
-/** Why `value` cannot answer the pending interrupts, if it cannot: with several, it must map their ids to answers. */
+/** LangGraph's interrupt ids: 32 hex digits. A map keyed by them answers interrupts one by one. */
+const INTERRUPT_ID = /^[0-9a-f]{32}$/;
+
+/**
+ * Why `value` cannot answer the pending interrupts, if it cannot: a map by interrupt id must name
+ * pending interrupts only (LangGraph would take one naming others, or mixing in other keys, for
+ * a plain value and give it to every interrupt).
+ */
 function invalidAnswer(pending: PendingInterrupt[], value: unknown): string | null {
-  if (pending.length <= 1) return null;
-  const ids = pending.map((interrupt) => interrupt.id);
-  const isMap = typeof value === "object" && value !== null && !Array.isArray(value);
-  const keys = isMap ? Object.keys(value) : [];
-  if (keys.length > 0 && keys.every((key) => ids.includes(key))) return null;
-  return `${pending.length} interrupts are pending: resume with a value that maps interrupt ids to answers (ids: ${ids.join(", ")})`;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
+  const keys = Object.keys(value);
+  const ids = new Set(pending.map((interrupt) => interrupt.id));
+  if (!keys.some((key) => ids.has(key) || INTERRUPT_ID.test(key))) return null;
+  const unknown = keys.filter((key) => !ids.has(key));
+  if (unknown.length === 0) return null;
+  return `a resume map by interrupt id may name pending interrupts only; not pending: ${unknown.slice(0, 5).join(", ")} (pending: ${[...ids].join(", ")})`;
 }
