@@ -25,6 +25,8 @@ const rootDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const WORKER_PORT = 8787;
 const LANGGRAPH_PORT = Number(process.env.LANGGRAPH_PORT ?? 8123);
 const WRANGLER_STOP_GRACE_MS = 15_000;
+/** The graphs of langgraph/langgraph.json, each served as the job type of the same name. */
+const EXAMPLE_JOB_TYPES = ["research_workflow", "content_generation", "batch_processing", "data_sync", "approval", "conversation"];
 
 // No internet here beyond the npm registry: keep every tool from phoning home.
 const quietEnv = {
@@ -64,9 +66,12 @@ function startWrangler() {
   // Local development: with no API_KEYS (in .dev.vars) requests are let through, and the log says so.
   // The JS dev server keeps a run it lost in a crash "running" for ever: after an outage, a run
   // with no sign of life for 20 s is taken for lost (wrangler.jsonc's 0, never, suits LangGraph Platform).
+  // Every example graph in langgraph/ is a job type here, the human-in-the-loop and conversation
+  // ones too (wrangler.jsonc's JOB_TYPES keeps the seed's four, for a deploy).
   const args = [
     wranglerJs, "dev", "--port", String(WORKER_PORT), "--test-scheduled",
     "--var", "ENVIRONMENT:development", "--var", "LANGGRAPH_LOST_RUN_SECONDS:20",
+    "--var", `JOB_TYPES:${EXAMPLE_JOB_TYPES.join(",")}`,
   ];
   if (LANGGRAPH_PORT !== 8123) args.push("--var", `LANGGRAPH_API_URL:http://127.0.0.1:${LANGGRAPH_PORT}`);
   const child = spawn(node22(), args, { cwd: rootDir, detached: true, stdio: ["ignore", "pipe", "pipe"], env: process.env });
