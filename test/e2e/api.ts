@@ -7,10 +7,18 @@ import { LOG_DIR } from "./servers";
 
 export const ENDPOINT = "/functions/v1/queue-worker";
 
-export type JobStatusName = "queued" | "running" | "completed" | "failed" | "cancelled";
+export type JobStatusName = "queued" | "running" | "interrupted" | "completed" | "failed" | "cancelled";
+
+/** A graph's pending `interrupt()`: its id (the key of a resume map), what it asked, and the node that asked. */
+export interface PendingInterrupt {
+  id: string;
+  value: unknown;
+  node: string | null;
+}
 
 export interface JobStatus {
   jobId: string;
+  type: string;
   status: JobStatusName;
   progress: number;
   currentStep: string | null;
@@ -22,6 +30,24 @@ export interface JobStatus {
   nextRetryAt: string | null;
   result: Record<string, unknown> | null;
   error: string | null;
+  threadId: string | null;
+  assistantId: string;
+  config?: Record<string, unknown>;
+  context?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+  timeoutSeconds: number | null;
+  /** While `interrupted` only. */
+  interrupts?: PendingInterrupt[];
+  interruptExpiresAt?: string;
+}
+
+/** One job of a `list` answer. */
+export interface JobSummary {
+  jobId: string;
+  type: string;
+  status: JobStatusName;
+  threadId: string | null;
+  [field: string]: unknown;
 }
 
 export interface JobEvent {
@@ -33,10 +59,23 @@ export interface JobEvent {
 
 export interface JobInput {
   id: string;
-  type: "research_workflow" | "content_generation" | "batch_processing" | "data_sync";
+  /** One JOB_TYPES accepts (E2E_VARS): the example graphs' ids, and `triage` (runs data_sync). */
+  type: string;
   payload: Record<string, unknown>;
   priority?: "high" | "medium" | "low";
   maxRetries?: number;
+  threadId?: string;
+  assistantId?: string;
+  config?: { configurable?: Record<string, unknown>; tags?: string[]; recursion_limit?: number };
+  context?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+  timeoutSeconds?: number;
+}
+
+/** An answer of the endpoint as it came: HTTP status and envelope, success or not. */
+export interface RawAnswer<T = unknown> {
+  status: number;
+  body: { success: boolean; data?: T; code?: string; error?: string; details?: unknown };
 }
 
 const TERMINAL: JobStatusName[] = ["completed", "failed", "cancelled"];
@@ -50,15 +89,20 @@ export class QueueClient {
     readonly queueName: string,
   ) {}
 
-  async call<T>(body: Record<string, unknown>): Promise<T> {
+  /** POSTs `body` (to this queue) and returns the answer whatever it is: for tests of refusals. */
+  async request<T = unknown>(body: Record<string, unknown>): Promise<RawAnswer<T>> {
     const response = await fetch(`${this.workerUrl}${ENDPOINT}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ queueName: this.queueName, ...body }),
       signal: AbortSignal.timeout(15_000),
     });
-    const envelope = (await response.json()) as { success: boolean; data?: T; code?: string; error?: string };
-    if (!envelope.success) throw new Error(`${String(body.action)} answered ${response.status} ${envelope.code}: ${envelope.error}`);
+    return { status: response.status, body: (await response.json()) as RawAnswer<T>["body"] };
+  }
+
+  async call<T>(body: Record<string, unknown>): Promise<T> {
+    const { status, body: envelope } = await this.request<T>(body);
+    if (!envelope.success) throw new Error(`${String(body.action)} answered ${status} ${envelope.code}: ${envelope.error}`);
     return envelope.data as T;
   }
 
@@ -72,6 +116,15 @@ export class QueueClient {
 
   cancel(jobId: string) {
     return this.call<{ jobId: string; status: "cancelled"; previousStatus: JobStatusName }>({ action: "cancel", jobId });
+  }
+
+  /** Answers the job's pending interrupt(s): a value, or with several pending a map by interrupt id. */
+  resume(jobId: string, value: unknown) {
+    return this.call<{ jobId: string; status: "queued" }>({ action: "resume", jobId, value });
+  }
+
+  list(query: { status?: JobStatusName; limit?: number } = {}) {
+    return this.call<{ jobs: JobSummary[]; nextCursor: string | null }>({ action: "list", ...query });
   }
 
   async history(jobId: string): Promise<JobEvent[]> {

@@ -14,7 +14,10 @@ export const ROOT_DIR = fileURLToPath(new URL("../..", import.meta.url));
 export const LOG_DIR = join(ROOT_DIR, ".wrangler", "e2e");
 
 /** One queue per test, so no test sees another's jobs or waits behind them. */
-export const E2E_QUEUES = ["e2e-a", "e2e-b", "e2e-c", "e2e-d", "e2e-e", "e2e-f", "e2e-g", "e2e-h", "e2e-i"] as const;
+export const E2E_QUEUES = [
+  "e2e-a", "e2e-b", "e2e-c", "e2e-d", "e2e-e", "e2e-f", "e2e-g", "e2e-h", "e2e-i",
+  "e2e-approval", "e2e-conversation", "e2e-job-options",
+] as const;
 
 /**
  * The Worker's vars for every e2e run: the real LangGraph API, one job at a time per queue (so
@@ -29,6 +32,8 @@ export const E2E_VARS = {
   RETRY_MAX_MS: "1000",
   ENVIRONMENT: "development",
   QUEUE_NAMES: E2E_QUEUES.join(","),
+  // Every example graph, and one type mapped to another's graph (`triage` runs data_sync).
+  JOB_TYPES: "research_workflow,content_generation,batch_processing,data_sync,approval,conversation,triage=data_sync",
   API_KEYS: "",
   LANGGRAPH_API_KEY: "",
   // The JS dev server keeps a run it lost in a crash "running" for ever: after an outage, a run
