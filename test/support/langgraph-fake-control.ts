@@ -1,10 +1,10 @@
 /**
  * Drives the fake LangGraph (langgraph-fake.ts) from inside workerd, through its /__control/
- * routes: the tests play the graph (stream events, checkpoints, a run's end) and read what the
- * queue asked LangGraph.
+ * routes: the tests play the graph (stream events, checkpoints, interrupts, a run's end) and read
+ * what the queue asked LangGraph (calls, and each run's request body).
  */
 import { inject } from "vitest";
-import type { FakeRun, RunStatus } from "./langgraph-fake";
+import type { FakeRun, FakeTask, RunStatus } from "./langgraph-fake";
 
 export const langgraphFakeUrl = inject("langgraphFakeUrl");
 
@@ -26,8 +26,14 @@ export const emit = (runId: string, event: "updates" | "custom" | "error", data:
 /** A node finished: a new checkpoint on the thread, with these values merged into its state. */
 export const checkpoint = (threadId: string, values: Record<string, unknown> = {}) => control<void>("POST", "checkpoint", { threadId, values });
 
-/** Sets a run's status; an ended run's streams end. */
-export const setRunStatus = (runId: string, status: RunStatus) => control<void>("POST", "status", { runId, status });
+/**
+ * Sets a run's status; an ended run's streams end, and its thread is idle, `error` (with `error`,
+ * when given, as the thread's error: `{error: <name>, message}`) or interrupted.
+ */
+export const setRunStatus = (runId: string, status: RunStatus, error?: unknown) => control<void>("POST", "status", { runId, status, error });
+
+/** The thread's run stopped at `interrupt()` in these nodes: their pending tasks, with each interrupt's id. */
+export const interrupt = (threadId: string, asks: { node: string; value: unknown }[]) => control<FakeTask[]>("POST", "interrupt", { threadId, asks });
 
 /** The requests the fake got ("METHOD /path") whose path contains `has` (a thread or run id), in order. */
 export const callsWith = (has: string) => control<string[]>("GET", `calls?has=${encodeURIComponent(has)}`);

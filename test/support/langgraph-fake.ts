@@ -4,7 +4,15 @@
  * stream as SSE), for the faults the LangGraph dev server cannot produce on demand: one call reset
  * while LangGraph answers, nothing answering at all, a run LangGraph lost (it stays "running",
  * silent, for ever), a run that is alive but ignores cancels. The test drives the runs itself
- * (`emit`, `checkpoint`, `setStatus`) and reads what the client asked (`calls`).
+ * (`emit`, `checkpoint`, `setStatus`, `interrupt`) and reads what the client asked (`calls`, and
+ * each run's request `body`).
+ *
+ * Threads as the real server shows them (langgraph/test/server-smoke.test.mjs pins its shapes):
+ * `busy` while a run of theirs goes, then `idle`, `error` (with the run's `error`, when the test
+ * gives one) or `interrupted` (a run stopped at `interrupt()`: its pending tasks in `getState`,
+ * their interrupts in the thread's `interrupts` by task id). A run created with `command.resume`
+ * answers the pending interrupts (a map by interrupt id only those it names); one with a new
+ * input drops them. Each checkpoint carries the metadata of the run that wrote it (its jobId).
  *
  * Two ways to use it:
  *   - plain Node (the `logic` project): `await startFakeLangGraph()` inside the test file, and
@@ -32,6 +40,21 @@ export interface FakeRun {
   metadata: Record<string, unknown>;
   /** What the run was created with (not part of the API's answer). */
   input: unknown;
+  /** The request body it was created with: input or command, config, context, metadata (`{}` for one `addRun` made). Not part of the API's answer. */
+  body: Record<string, unknown>;
+}
+
+/** A task of the thread's next step, as `getState` lists it: one that stopped at `interrupt()` holds its interrupts. */
+export interface FakeTask {
+  id: string;
+  /** The node. */
+  name: string;
+  error: null;
+  interrupts: { id: string; value: unknown }[];
+  path: string[];
+  checkpoint: null;
+  state: null;
+  result: null;
 }
 
 export interface FakeThread {
@@ -43,6 +66,12 @@ export interface FakeThread {
   updated_at: string;
   /** The newest checkpoint's id; null before the first. */
   checkpointId: string | null;
+  /** The newest checkpoint's metadata (`getState`'s): the run's that wrote it. */
+  checkpointMetadata: Record<string, unknown>;
+  /** The next step's tasks (`getState`'s); those with interrupts make the thread `interrupted` once no run goes. */
+  tasks: FakeTask[];
+  /** What the thread says of its failed run (`error` of `threads.get`); set by `setStatus(runId, "error", error)`. */
+  error: unknown;
 }
 
 export interface FakeLangGraph {
@@ -63,8 +92,17 @@ export interface FakeLangGraph {
   checkpoint(threadId: string, values?: Record<string, unknown>): void;
   /** Destroys the connections of every joined stream (a reset mid-stream). */
   cutStreams(): void;
-  /** Sets a run's status; an ended run's streams end. */
-  setStatus(runId: string, status: RunStatus): void;
+  /**
+   * Sets a run's status; an ended run's streams end and its thread is `idle`, `error` (keeping
+   * `error`, when given, as the thread's error) or, with interrupts pending, `interrupted`.
+   */
+  setStatus(runId: string, status: RunStatus, error?: unknown): void;
+  /**
+   * The thread's run stopped at `interrupt()` in these nodes (parallel ones: one task each): a
+   * checkpoint, a pending task per node with its interrupt (ids as the real server makes them).
+   * The thread is `interrupted` once its run has ended (at once when none goes).
+   */
+  interrupt(threadId: string, asks: { node: string; value: unknown }[]): FakeTask[];
   close(): Promise<void>;
 }
 
@@ -80,17 +118,32 @@ export async function startFakeLangGraph(): Promise<FakeLangGraph> {
   const sockets = new Set<Socket>();
 
   const newThread = (threadId: string, metadata: Record<string, unknown> = {}): FakeThread => {
-    const thread: FakeThread = { thread_id: threadId, status: "idle", values: {}, metadata, created_at: now(), updated_at: now(), checkpointId: null };
+    const thread: FakeThread = {
+      thread_id: threadId, status: "idle", values: {}, metadata, created_at: now(), updated_at: now(), checkpointId: null, checkpointMetadata: {}, tasks: [], error: null,
+    };
     threads.set(threadId, thread);
     return thread;
   };
-  const newRun = (threadId: string, assistantId: string, status: RunStatus, input: unknown, metadata: Record<string, unknown> = {}, createdAt: string | null = now()): FakeRun => {
-    const run = { run_id: randomUUID(), thread_id: threadId, assistant_id: assistantId, status, created_at: createdAt!, updated_at: now(), metadata, input };
+  const newRun = (
+    threadId: string, assistantId: string, status: RunStatus, input: unknown, metadata: Record<string, unknown> = {}, createdAt: string | null = now(), body: Record<string, unknown> = {},
+  ): FakeRun => {
+    const run = { run_id: randomUUID(), thread_id: threadId, assistant_id: assistantId, status, created_at: createdAt!, updated_at: now(), metadata, input, body };
     runs.set(run.run_id, run);
     return run;
   };
-  const threadView = ({ checkpointId: _, ...thread }: FakeThread) => thread;
-  const runView = ({ input: _, ...run }: FakeRun) => run;
+  const activeRun = (threadId: string) => [...runs.values()].find((run) => run.thread_id === threadId && ACTIVE.has(run.status));
+  /** The thread's status: busy while a run of it goes; then interrupted with interrupts pending, else what its last run left. */
+  const settleThread = (thread: FakeThread, lastRun: RunStatus = "success") => {
+    if (activeRun(thread.thread_id)) thread.status = "busy";
+    else if (thread.tasks.some((task) => task.interrupts.length > 0)) thread.status = "interrupted";
+    else thread.status = lastRun === "error" ? "error" : "idle";
+    if (thread.status === "idle" || thread.status === "interrupted") thread.error = null;
+  };
+  const threadView = ({ checkpointId: _, checkpointMetadata: __, tasks, ...thread }: FakeThread) => ({
+    ...thread,
+    interrupts: Object.fromEntries(tasks.map((task) => [task.id, task.interrupts])),
+  });
+  const runView = ({ input: _, body: __, ...run }: FakeRun) => run;
   const endStreams = (runId: string) => {
     for (const res of streams.get(runId) ?? []) res.end();
     streams.delete(runId);
@@ -106,7 +159,10 @@ export async function startFakeLangGraph(): Promise<FakeLangGraph> {
     addRun({ threadId, jobId }, status, { checkpointId = randomUUID(), createdAt = now() } = {}) {
       const thread = threads.get(threadId) ?? newThread(threadId);
       thread.checkpointId = checkpointId;
-      return newRun(threadId, "graph", status, null, { jobId }, createdAt);
+      thread.checkpointMetadata = checkpointId ? { jobId } : {};
+      const run = newRun(threadId, "graph", status, null, { jobId }, createdAt);
+      settleThread(thread, status);
+      return run;
     },
     emit(runId, event, data) {
       for (const res of streams.get(runId) ?? []) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -114,6 +170,7 @@ export async function startFakeLangGraph(): Promise<FakeLangGraph> {
     checkpoint(threadId, values = {}) {
       const thread = threads.get(threadId)!;
       thread.checkpointId = randomUUID();
+      thread.checkpointMetadata = { ...activeRun(threadId)?.metadata };
       thread.values = { ...thread.values, ...values };
       thread.updated_at = now();
     },
@@ -121,11 +178,24 @@ export async function startFakeLangGraph(): Promise<FakeLangGraph> {
       for (const joined of streams.values()) for (const res of joined) res.socket?.destroy();
       streams.clear();
     },
-    setStatus(runId, status) {
+    setStatus(runId, status, error) {
       const run = runs.get(runId)!;
       run.status = status;
       run.updated_at = now();
+      const thread = threads.get(run.thread_id)!;
+      if (error !== undefined) thread.error = error;
+      settleThread(thread, status);
       if (!ACTIVE.has(status)) endStreams(runId);
+    },
+    interrupt(threadId, asks) {
+      const thread = threads.get(threadId)!;
+      fake.checkpoint(threadId);
+      thread.tasks = asks.map(({ node, value }) => ({
+        id: randomUUID(), name: node, error: null, interrupts: [{ id: randomUUID().replaceAll("-", ""), value }],
+        path: ["__pregel_pull", node], checkpoint: null, state: null, result: null,
+      }));
+      settleThread(thread);
+      return thread.tasks;
     },
     close: async () => {
       for (const runId of [...streams.keys()]) endStreams(runId);
@@ -138,7 +208,8 @@ export async function startFakeLangGraph(): Promise<FakeLangGraph> {
    * The test's side, over HTTP, for tests that run where the object cannot be reached (workerd):
    *   POST /__control/emit        {runId, event, data}   a stream event to whoever joined the run
    *   POST /__control/checkpoint  {threadId, values}     a node finished: a new checkpoint
-   *   POST /__control/status      {runId, status}        an ended run's streams end
+   *   POST /__control/status      {runId, status, error} an ended run's streams end; `error` the thread's
+   *   POST /__control/interrupt   {threadId, asks}       the thread's run stopped at interrupt(): its tasks
    *   GET  /__control/calls?has=X                        the calls whose path contains X (a thread id)
    *   GET  /__control/runs?thread=T | ?job=J             runs of a thread, or made for a job (by their
    *                                                      metadata.jobId), with their input and how many
@@ -156,8 +227,11 @@ export async function startFakeLangGraph(): Promise<FakeLangGraph> {
       return [200, {}];
     }
     if (method === "POST" && route === "status" && runs.has(runId)) {
-      fake.setStatus(runId, body.status as RunStatus);
+      fake.setStatus(runId, body.status as RunStatus, body.error);
       return [200, {}];
+    }
+    if (method === "POST" && route === "interrupt" && threads.has(threadId)) {
+      return [200, fake.interrupt(threadId, body.asks as { node: string; value: unknown }[])];
     }
     if (method === "GET" && route === "calls") return [200, calls.filter((call) => call.includes(query.get("has") ?? ""))];
     if (method === "GET" && route === "runs") {
@@ -206,13 +280,15 @@ export async function startFakeLangGraph(): Promise<FakeLangGraph> {
     if (parts[2] === "state" && method === "GET") {
       if (!thread) return reply(404, { detail: "Thread not found" });
       const checkpoint = thread.checkpointId ? { thread_id: threadId, checkpoint_ns: "", checkpoint_id: thread.checkpointId } : null;
-      return reply(200, { values: thread.values, next: [], tasks: [], metadata: {}, created_at: thread.updated_at, checkpoint, parent_checkpoint: null });
+      const { values, tasks, checkpointMetadata: metadata } = thread;
+      return reply(200, { values, next: tasks.map((task) => task.name), tasks, metadata, created_at: thread.updated_at, checkpoint, parent_checkpoint: null });
     }
     if (parts[2] === "copy" && method === "POST") {
       if (!thread) return reply(404, { detail: "Thread not found" });
       const copy = newThread(randomUUID(), { ...thread.metadata });
       copy.values = { ...thread.values };
       copy.checkpointId = thread.checkpointId;
+      copy.checkpointMetadata = { ...thread.checkpointMetadata };
       return reply(200, threadView(copy));
     }
     if (parts[2] !== "runs") return reply(404, { detail: `no route ${call}` });
@@ -226,7 +302,11 @@ export async function startFakeLangGraph(): Promise<FakeLangGraph> {
         return reply(422, { detail: "Thread is already running a task. Wait for it to finish or choose a different multitask strategy." });
       }
       if (body.input === null && !thread.checkpointId) return reply(422, { detail: "EmptyInputError: Received no input" });
-      const run = newRun(threadId, String(body.assistant_id), "running", body.input, (body.metadata as Record<string, unknown>) ?? {});
+      const command = body.command as { resume?: unknown } | undefined;
+      if (command && "resume" in command) thread.tasks = answered(thread.tasks, command.resume);
+      else if (body.input !== null && body.input !== undefined) thread.tasks = [];
+      const run = newRun(threadId, String(body.assistant_id), "running", body.input, (body.metadata as Record<string, unknown>) ?? {}, now(), body);
+      settleThread(thread);
       return reply(200, runView(run));
     }
     if (parts.length === 3 && method === "GET") {
@@ -266,6 +346,17 @@ export default async function setup(project: TestProject) {
   const fake = await startFakeLangGraph();
   project.provide("langgraphFakeUrl", fake.url);
   return () => fake.close();
+}
+
+/**
+ * The tasks left pending once a resume takes its answer: a map by interrupt id answers the ones
+ * it names (their tasks stay, with no interrupts, as on the real server), any other value all.
+ */
+function answered(tasks: FakeTask[], resume: unknown): FakeTask[] {
+  const pendingIds = tasks.flatMap((task) => task.interrupts.map((interrupt) => interrupt.id));
+  const byId = resume !== null && typeof resume === "object" && !Array.isArray(resume) && Object.keys(resume).length > 0 && Object.keys(resume).every((id) => pendingIds.includes(id));
+  if (!byId) return [];
+  return tasks.map((task) => ({ ...task, interrupts: task.interrupts.filter((interrupt) => !(interrupt.id in (resume as object))) }));
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
