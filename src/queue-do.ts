@@ -118,7 +118,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   }
 
   /** The answer to an interrupted job's interrupt (coordinator/resume.ts): queued again, to continue where it paused. */
-  resume(jobId: string, value: unknown, now = Date.now()): Promise<Result<{ jobId: string; status: "queued" }, ResumeRefusal>> {
+  resume(jobId: string, value: JsonValue, now = Date.now()): Promise<Result<{ jobId: string; status: "queued" }, ResumeRefusal>> {
     return this.commit(() => resumeJob(this.host, this.transitions, this.dispatcher, jobId, value, now));
   }
 

@@ -50,7 +50,7 @@ export class Attempts {
       data: {
         jobId, queueName: this.host.queueName, type: claimed.type, assistantId: claimed.assistant_id ?? claimed.type,
         payloadJson: claimed.payload, runOptionsJson: claimed.run_options, sharedThread: claimed.shared_thread === 1,
-        resumeJson: claimed.resume_value, attempt,
+        resumeJson: claimed.resume, attempt,
         retryCount: claimed.retry_count, threadId: claimed.thread_id!, firstRun: job!.started_at_ms === null,
         afterOutage: claimed.outage_since_ms !== null || (claimed.outage_run_id !== null && claimed.outage_run_id === claimed.run_id),
         redelivery, followerName: followerName(this.host.queueName, claimed),

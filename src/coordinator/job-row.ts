@@ -51,8 +51,8 @@ export type JobRow = {
   deadline_ms: number | null;
   /** The pending interrupts (PendingInterrupt[] as JSON text) while the job is `interrupted`. */
   interrupts: string | null;
-  /** The value a resume answered the interrupt with (JSON text), until the job is interrupted again. */
-  resume_value: string | null;
+  /** The answer of the last resume (a ResumeAnswer as JSON text), until the job is interrupted again. */
+  resume: string | null;
 };
 
 /** One entry of a job's history. */
@@ -85,11 +85,11 @@ export const UPDATABLE = new Set<keyof Mutable>([
   "state", "attempt", "retry_count", "progress", "current_step", "thread_id", "run_id",
   "result", "error", "started_at_ms", "attempt_started_at_ms", "ended_at_ms", "next_retry_at_ms",
   "lease_until_ms", "expires_at_ms", "outage_since_ms", "deliveries", "stalls", "result_ref", "outage_run_id",
-  "deadline_ms", "interrupts", "resume_value",
+  "deadline_ms", "interrupts", "resume",
 ]);
 
 /** The states a deadline belongs to (`deadline_ms`): leaving them clears it. */
 export const HAS_DEADLINE: ReadonlySet<JobState> = new Set(["running", "interrupted"]);
 
 /** Every column but the history, which only `events` reads. */
-export const JOB = "id, seq, type, payload, priority, score, state, attempt, retry_count, max_retries, progress, current_step, thread_id, run_id, result, error, enqueued_at_ms, started_at_ms, attempt_started_at_ms, ended_at_ms, next_retry_at_ms, lease_until_ms, expires_at_ms, outage_since_ms, deliveries, stalls, result_ref, outage_run_id, assistant_id, run_options, shared_thread, timeout_ms, deadline_ms, interrupts, resume_value";
+export const JOB = "id, seq, type, payload, priority, score, state, attempt, retry_count, max_retries, progress, current_step, thread_id, run_id, result, error, enqueued_at_ms, started_at_ms, attempt_started_at_ms, ended_at_ms, next_retry_at_ms, lease_until_ms, expires_at_ms, outage_since_ms, deliveries, stalls, result_ref, outage_run_id, assistant_id, run_options, shared_thread, timeout_ms, deadline_ms, interrupts, resume";

@@ -255,6 +255,12 @@ export class JobStore {
     return higher + positions.inEarlierBlocks(job.score, job.seq) + inBlock;
   }
 
+  /** Ready jobs that would go before a job of `score` entering the ready state now: all of higher lanes and of its own. */
+  countAheadOfNewcomer(score: number): number {
+    const positions = this.readyPositions();
+    return positions.inHigherLanes(score) + positions.laneSize(score);
+  }
+
   /** Built from the ready index the first time a position is asked for, then kept in step. */
   private readyPositions(): ReadyPositions {
     this.positions ??= new ReadyPositions(this.query<{ score: number; block: number; jobs: number }>(

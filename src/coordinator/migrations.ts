@@ -146,7 +146,7 @@ export const MIGRATIONS: Record<number, string> = {
     ALTER TABLE jobs ADD COLUMN timeout_ms INTEGER;
     ALTER TABLE jobs ADD COLUMN deadline_ms INTEGER;
     ALTER TABLE jobs ADD COLUMN interrupts TEXT;
-    ALTER TABLE jobs ADD COLUMN resume_value TEXT;
+    ALTER TABLE jobs ADD COLUMN resume TEXT;
     CREATE INDEX jobs_deadline ON jobs (deadline_ms) WHERE deadline_ms IS NOT NULL;
     CREATE INDEX jobs_thread ON jobs (thread_id, seq) WHERE shared_thread = 1 AND ended_at_ms IS NULL;
   `,

@@ -77,6 +77,16 @@ export interface PendingInterrupt {
   node: string | null;
 }
 
+/**
+ * What a resume answered: the value, and the ids of the interrupts pending when it was given.
+ * Only while one of those is still pending does a run carry the value: once the resumed run
+ * stopped at a new interrupt (new ids), an attempt that did not hear of it must not answer it.
+ */
+export interface ResumeAnswer {
+  value: JsonValue;
+  interruptIds: string[];
+}
+
 /** Which jobs `list` returns: one status (or all), a page of `limit` after `cursor`. */
 export interface ListQuery {
   status?: JobStatus;
@@ -105,8 +115,8 @@ export interface FollowTask {
   /** A thread the client chose: it is never replaced by a copy, even if LangGraph loses a run on it. */
   sharedThread: boolean;
   /**
-   * The answer to the graph's interrupt, as JSON text, once the job was resumed: the attempt's
-   * run continues the interrupted thread with `command: {resume}`. Null otherwise.
+   * The job's last resume (a ResumeAnswer as JSON text), once it was resumed: while its
+   * interrupts are still pending, the attempt's run continues the thread with `command: {resume}`.
    */
   resumeJson: string | null;
   firstRun: boolean;

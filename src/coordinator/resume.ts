@@ -4,7 +4,7 @@
  * With several interrupts pending, a map from interrupt id to answer answers each (those it
  * leaves out stay pending); a plain value answers them all, as LangGraph does.
  */
-import { publicStatus } from "../jobs";
+import { publicStatus, type JsonValue } from "../jobs";
 import { notFound, type Change } from "./attempts";
 import type { Dispatcher } from "./dispatcher";
 import type { CoordinatorHost } from "./host";
@@ -12,7 +12,7 @@ import type { PendingInterrupt, ResumeRefusal } from "./protocol";
 import type { Transitions } from "./transitions";
 
 export function resumeJob(
-  host: CoordinatorHost, transitions: Transitions, dispatcher: Dispatcher, jobId: string, value: unknown, now: number,
+  host: CoordinatorHost, transitions: Transitions, dispatcher: Dispatcher, jobId: string, value: JsonValue, now: number,
 ): Change<{ jobId: string; status: "queued" }, ResumeRefusal> {
   const job = host.store.get(jobId);
   if (!job) return notFound(jobId);

@@ -3,12 +3,12 @@
  * queue (a retry, an outage, a stall, a resume), to `interrupted`, and the LangGraph circuit they
  * open and close. Each is called inside a store transaction; counters are bumped here and nowhere else.
  */
-import { backoffDelayMs, toIso, type JobState } from "../jobs";
+import { backoffDelayMs, toIso, type JobState, type JsonValue } from "../jobs";
 import { log } from "../log";
 import { answered, answeredSince, tripped, type Circuit } from "./circuit";
 import { jobEvent, type CoordinatorHost } from "./host";
 import type { JobRow, JobUpdate } from "./job-store";
-import { MAX_STALLS, type AttemptFailure, type PendingInterrupt } from "./protocol";
+import { MAX_STALLS, type AttemptFailure, type PendingInterrupt, type ResumeAnswer } from "./protocol";
 
 /** Interrupts are kept whole up to this size as JSON; past it, their values are left in LangGraph (the thread's state). */
 export const MAX_INTERRUPTS_BYTES = 256 * 1024;
@@ -53,16 +53,17 @@ export class Transitions {
       kept = JSON.stringify(interrupts.map(({ id, node, value }) => ({ id, node, value: { unkeptValueBytes: JSON.stringify(value).length } })));
     }
     this.host.store.update(job, {
-      ...update, state: "interrupted", interrupts: kept, resume_value: null, lease_until_ms: null,
+      ...update, state: "interrupted", interrupts: kept, resume: null, lease_until_ms: null,
       deadline_ms: now + this.host.config.interruptTimeoutMs,
     }, jobEvent(this.host, job, "interrupted", now, { interrupts: interrupts.map(({ id, node }) => ({ id, node })) }));
   }
 
-  /** A resume answered the interrupt: the job goes back to the queue, its next run continues the thread with the value. */
-  resume(job: JobRow, value: unknown, now: number): void {
+  /** A resume answered the interrupts: the job goes back to the queue, its next run continues the thread with the value. */
+  resume(job: JobRow, value: JsonValue, now: number): void {
+    const interruptIds = (JSON.parse(job.interrupts ?? "[]") as PendingInterrupt[]).map((interrupt) => interrupt.id);
     const valueJson = JSON.stringify(value);
     const shown = valueJson.length <= 1024 ? { value } : { valueBytes: valueJson.length };
-    this.host.store.update(job, { state: "queued", interrupts: null, resume_value: valueJson },
+    this.host.store.update(job, { state: "queued", interrupts: null, resume: JSON.stringify({ value, interruptIds } satisfies ResumeAnswer) },
       jobEvent(this.host, job, "resumed", now, shown));
   }
 

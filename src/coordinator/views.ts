@@ -70,18 +70,22 @@ export class JobViews {
     };
   }
 
-  waitingView(job: JobRow, newerInLane?: number): { queuePosition: number; estimatedWaitTime: number } | null {
+  waitingView(job: JobRow, newerInLane?: number): { queuePosition: number; estimatedWaitTime: number; waitingForThread?: true } | null {
     // Dispatched: it holds a slot and leaves the queue as soon as a consumer takes it on.
     if (job.state === "dispatched") return { queuePosition: 0, estimatedWaitTime: 0 };
+    if (job.state === "waiting") {
+      // Behind the job on its thread: at best it enters the queue now, after the ready jobs of its
+      // score and above, and waits one more run (the one ahead of it on the thread).
+      const jobsAhead = this.store.countAheadOfNewcomer(job.score);
+      return { queuePosition: jobsAhead + 1, estimatedWaitTime: this.estimateWait(jobsAhead) + Math.ceil(this.avgProcessSeconds()), waitingForThread: true };
+    }
     if (job.state !== "queued") return null;
     const jobsAhead = this.store.countAhead(job, newerInLane);
-    return {
-      queuePosition: jobsAhead + 1,
-      estimatedWaitTime: estimateWaitSeconds({
-        jobsAhead, running: this.busySlots(), concurrency: this.config.concurrency,
-        avgProcessSeconds: this.avgProcessSeconds(),
-      }),
-    };
+    return { queuePosition: jobsAhead + 1, estimatedWaitTime: this.estimateWait(jobsAhead) };
+  }
+
+  private estimateWait(jobsAhead: number): number {
+    return estimateWaitSeconds({ jobsAhead, running: this.busySlots(), concurrency: this.config.concurrency, avgProcessSeconds: this.avgProcessSeconds() });
   }
 
   statusView(job: JobRow, now: number) {

@@ -3,7 +3,7 @@
  * consumer and the run follower use, with the small helpers they share. Imports nothing that
  * imports it.
  */
-import type { FollowTask, PendingInterrupt, RunOptions } from "../coordinator/protocol";
+import type { FollowTask, PendingInterrupt, ResumeAnswer, RunOptions } from "../coordinator/protocol";
 import type { JobType, JsonObject } from "../jobs";
 
 export interface LangGraphJob {
@@ -15,8 +15,8 @@ export interface LangGraphJob {
   payload: JsonObject;
   /** The job's own config, context and metadata for its runs. */
   runOptions?: RunOptions;
-  /** The answer to the graph's interrupt, once the job was resumed: the run continues the thread with it. */
-  resume?: { value: unknown };
+  /** The job's last resume: while an interrupt it answered is pending, the run continues the thread with its value. */
+  resume?: ResumeAnswer;
   attempt: number;
   /** The job's LangGraph thread (platform flavour), the same for every attempt. */
   threadId: string;
@@ -37,7 +37,7 @@ export function langGraphJobOf(task: Omit<FollowTask, "runId">): LangGraphJob {
     ...task,
     payload: JSON.parse(task.payloadJson) as JsonObject,
     ...(task.runOptionsJson !== null && { runOptions: JSON.parse(task.runOptionsJson) as RunOptions }),
-    ...(task.resumeJson !== null && { resume: { value: JSON.parse(task.resumeJson) as unknown } }),
+    ...(task.resumeJson !== null && { resume: JSON.parse(task.resumeJson) as ResumeAnswer }),
   };
 }
 

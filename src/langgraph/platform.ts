@@ -10,7 +10,7 @@
  * the run follower does for as long as the run lasts: it streams the run's events into progress,
  * and, after an outage, moves the job to a copy of its thread only once its run is proven lost.
  */
-import { Client, type Run } from "@langchain/langgraph-sdk";
+import { Client, type Run, type Thread } from "@langchain/langgraph-sdk";
 import { resultToReport, type PendingInterrupt } from "../coordinator/protocol";
 import type { JsonValue } from "../jobs";
 import { classify, networkFetch, retryingCall, type Endpoint } from "./calls";
@@ -26,6 +26,10 @@ const STREAM_MODES: ("updates" | "custom")[] = ["updates", "custom"];
  * hold a consumer, or outlast the attempt's lease.
  */
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Runs listed per request when looking for a job's runs on its thread. */
+const RUNS_PAGE = 100;
+/** How far a thread's runs are read: a conversation of 2,000 turns, far past any real one. */
+const MAX_RUN_PAGES = 20;
 /** How many times a stream that breaks while its run goes on is rejoined in one follow. */
 const MAX_REJOINS = 3;
 
@@ -64,9 +68,10 @@ export class PlatformClient implements LangGraphClient {
         // With its graph, so that a thread LangGraph lost while keeping its checkpoints (the JS dev
         // server killed mid-run) shows those checkpoints again.
         await this.client.threads.create({ threadId, ifExists: "do_nothing", graphId: job.assistantId, metadata: { queueName: job.queueName, jobId: job.jobId } });
-        // Resumed: the answer goes to the interrupt while the thread still waits for it. Once a run
-        // took it (the thread no longer interrupted), a later attempt finds that run as any other.
-        if (job.resume && (await this.client.threads.get(threadId)).status === "interrupted") {
+        // Resumed: the answer goes to the interrupts it answered while one of them still waits.
+        // Once a run took it (the thread running, or stopped at new interrupts), a later attempt
+        // finds that run as any other, and never gives a new question the old answer.
+        if (job.resume && (await this.awaitsAnswer(threadId, job.resume.interruptIds))) {
           return await this.createRun(job, { command: { resume: job.resume.value } });
         }
         const latest = await this.latestRun(threadId, job.jobId);
@@ -271,15 +276,28 @@ export class PlatformClient implements LangGraphClient {
   /** What a run that succeeded left: the thread's values, or the interrupts it stopped at. */
   private async finalState(threadId: string): Promise<StartOutcome & RunOutcome> {
     const thread = await this.client.threads.get(threadId);
-    if (thread.status === "interrupted") return this.interrupted(threadId);
+    if (thread.status === "interrupted") return this.interrupted(thread);
     return { status: "completed", result: resultToReport(thread.values ?? null) };
   }
 
-  /** The pending interrupts of a thread that stopped at `interrupt()`, each with the node (task) that asked. */
-  private async interrupted(threadId: string): Promise<RunInterrupted> {
-    const state = await this.client.threads.getState(threadId);
-    const interrupts: PendingInterrupt[] = state.tasks.flatMap((task) =>
-      task.interrupts.map((interrupt, i) => ({ id: interrupt.id ?? `${task.id}:${i}`, value: (interrupt.value ?? null) as JsonValue, node: task.name ?? null })),
+  /** Whether the thread still waits at one of these interrupts. */
+  private async awaitsAnswer(threadId: string, interruptIds: string[]): Promise<boolean> {
+    const thread = await this.client.threads.get(threadId);
+    if (thread.status !== "interrupted") return false;
+    const pending = Object.values(thread.interrupts ?? {}).flat().map((interrupt) => interrupt.id);
+    return pending.some((id) => id !== undefined && interruptIds.includes(id));
+  }
+
+  /**
+   * The pending interrupts of a thread that stopped at `interrupt()`, each with the node that
+   * asked. The thread's `interrupts` (by task id) are the pending ones: after a resume that
+   * answered only some, the state's tasks still list the answered ones too. The tasks give the nodes.
+   */
+  private async interrupted(thread: Thread): Promise<RunInterrupted> {
+    const { tasks } = await this.client.threads.getState(thread.thread_id);
+    const nodes = new Map(tasks.map((task) => [task.id, task.name]));
+    const interrupts: PendingInterrupt[] = Object.entries(thread.interrupts ?? {}).flatMap(([taskId, pending]) =>
+      pending.map((interrupt, i) => ({ id: interrupt.id ?? `${taskId}:${i}`, value: (interrupt.value ?? null) as JsonValue, node: nodes.get(taskId) ?? null })),
     );
     return { status: "interrupted", interrupts };
   }
@@ -295,11 +313,16 @@ export class PlatformClient implements LangGraphClient {
   /**
    * The newest run of the job on its thread: a thread a client chose has other jobs' runs too,
    * told apart by the metadata the queue gives every run. Servers differ in the order they list
-   * runs, so sort here.
+   * runs (the JS dev server: oldest first), so every page is read, and sorted here.
    */
-  private async latestRun(threadId: string, jobId: string) {
-    const runs = await this.client.runs.list(threadId, { limit: 100 });
-    return runs.filter((run) => run.metadata?.jobId === jobId).sort((a, b) => b.created_at.localeCompare(a.created_at))[0];
+  private async latestRun(threadId: string, jobId: string): Promise<Run | undefined> {
+    const mine: Run[] = [];
+    for (let page = 0; page < MAX_RUN_PAGES; page++) {
+      const runs = await this.client.runs.list(threadId, { limit: RUNS_PAGE, offset: page * RUNS_PAGE });
+      mine.push(...runs.filter((run) => run.metadata?.jobId === jobId));
+      if (runs.length < RUNS_PAGE) break;
+    }
+    return mine.sort((a, b) => b.created_at.localeCompare(a.created_at))[0];
   }
 
   private async hasCheckpoint(threadId: string): Promise<boolean> {

@@ -17,6 +17,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PlatformClient } from "../../src/langgraph/platform";
+import type { JsonValue } from "../../src/jobs";
 import type { ClientSettings, FollowContext, LangGraphJob, RunOutcome, RunProgress } from "../../src/langgraph/client";
 import { startFakeLangGraph, type FakeLangGraph, type FakeRun } from "../support/langgraph-fake";
 
@@ -75,10 +76,13 @@ function created(outcome: Awaited<ReturnType<PlatformClient["start"]>>): FakeRun
 }
 
 /** A job's earlier attempt whose run stopped at `interrupt()` in these nodes: the thread waits for the answer. */
-function interruptedJob(asks: { node: string; value: unknown }[], fields: Partial<LangGraphJob> = {}) {
-  const earlier = job({ firstRun: false, attempt: 2, ...fields });
-  const run = fake.addRun(earlier, "success");
-  const tasks = fake.interrupt(earlier.threadId, asks);
+/** A job whose run stopped at `asks`; with `answer`, resumed with it (answering every interrupt pending then). */
+function interruptedJob(asks: { node: string; value: unknown }[], { answer, ...fields }: Partial<LangGraphJob> & { answer?: JsonValue } = {}) {
+  const asked = job({ firstRun: false, attempt: 2, ...fields });
+  const run = fake.addRun(asked, "success");
+  const tasks = fake.interrupt(asked.threadId, asks);
+  const interruptIds = tasks.flatMap((task) => task.interrupts.map((interrupt) => interrupt.id));
+  const earlier: LangGraphJob = answer === undefined ? asked : { ...asked, resume: { value: answer, interruptIds } };
   return { earlier, run, tasks };
 }
 
@@ -119,7 +123,7 @@ describe("a run that stops at interrupt()", () => {
 describe("a resumed job", () => {
   it("on a thread still interrupted, creates a run with command {resume: value} and no input, with the job's run options", async () => {
     const { earlier } = interruptedJob([{ node: "review", value: "Publish?" }], {
-      resume: { value: { approved: true } }, runOptions: { config: { tags: ["t"] }, context: { reviewer: "ann" } },
+      answer: { approved: true }, runOptions: { config: { tags: ["t"] }, context: { reviewer: "ann" } },
     });
     const run = created(await client().start(earlier));
     expect(run.body).toMatchObject({ command: { resume: { approved: true } }, config: { tags: ["t"] }, context: { reviewer: "ann" }, metadata: { jobId: earlier.jobId, attempt: 2 } });
@@ -129,7 +133,7 @@ describe("a resumed job", () => {
   });
 
   it("once a run took the answer, a later attempt goes the usual way: rejoins it while it goes, resumes from the checkpoint with input null after it failed, gives its final state after it succeeded", async () => {
-    const { earlier } = interruptedJob([{ node: "review", value: "Publish?" }], { resume: { value: "yes" } });
+    const { earlier } = interruptedJob([{ node: "review", value: "Publish?" }], { answer: "yes" });
     const resumed = created(await client().start(earlier));
 
     // Still going: rejoined, not answered again.
@@ -151,13 +155,28 @@ describe("a resumed job", () => {
   it("answering one of two interrupts by id, its run stops again at the other: the follow gives that one pending, same id", async () => {
     const { earlier, tasks } = interruptedJob([{ node: "review", value: "A?" }, { node: "legal_review", value: "B?" }]);
     const [review, legal] = tasks.map((task) => task.interrupts[0]!.id);
-    const answering = { ...earlier, resume: { value: { [review!]: true } } };
+    const answering = { ...earlier, resume: { value: { [review!]: true }, interruptIds: [review!, legal!] } };
     const run = created(await client().start(answering));
     expect(run.body.command).toEqual({ resume: { [review!]: true } });
 
     const { outcome } = await joined(client(), answering, run.run_id);
     fake.setStatus(run.run_id, "success");
     expect(await outcome).toEqual({ status: "interrupted", interrupts: [{ id: legal, value: "B?", node: "legal_review" }] });
+  });
+});
+
+describe("a stale answer", () => {
+  it("is not given to a new interrupt: the resumed run stopped at another question whose report was lost, the next attempt reports that question", async () => {
+    const { earlier } = interruptedJob([{ node: "review", value: "Publish?" }], { answer: "yes" });
+    const resumed = created(await client().start(earlier));
+    // The resumed run asks a new question and ends; its follower dies before reporting it.
+    const [legal] = fake.interrupt(earlier.threadId, [{ node: "legal_review", value: "Legal OK?" }]);
+    fake.setStatus(resumed.run_id, "success");
+    const from = fake.calls.length;
+    expect(await client().start({ ...earlier, attempt: 3 })).toEqual({
+      status: "interrupted", interrupts: [{ id: legal!.interrupts[0]!.id, value: "Legal OK?", node: "legal_review" }],
+    });
+    expect(runCreations(earlier.threadId, from)).toEqual([]);
   });
 });
 

@@ -55,13 +55,13 @@ describe("an interrupted job", () => {
     const { queue, now } = await interrupted("resumed");
     expect(await queue.resume("resumed", { approved: true }, now + 1000)).toEqual({ ok: true, data: { jobId: "resumed", status: "queued" } });
     const claim = await queue.claim("resumed", 2, now + 1100);
-    expect(claim).toMatchObject({ ok: true, data: { attempt: 2, retryCount: 0, firstRun: false, resumeJson: JSON.stringify({ approved: true }) } });
+    expect(claim).toMatchObject({ ok: true, data: { attempt: 2, retryCount: 0, firstRun: false, resumeJson: JSON.stringify({ value: { approved: true }, interruptIds: [question.id] }) } });
     expect(await statusOf(queue, "resumed")).toMatchObject({ status: "running", retryCount: 0 });
     expect((await statusOf(queue, "resumed")).interrupts).toBeUndefined();
     // Interrupted again, then resumed again: each in the history; the new interrupt clears the old answer.
     await queue.interrupted("resumed", 2, [{ ...question, id: "c".repeat(32) }], now + 2000);
     await queue.resume("resumed", "second answer", now + 3000);
-    expect(await queue.claim("resumed", 3, now + 3100)).toMatchObject({ ok: true, data: { resumeJson: '"second answer"' } });
+    expect(await queue.claim("resumed", 3, now + 3100)).toMatchObject({ ok: true, data: { resumeJson: JSON.stringify({ value: "second answer", interruptIds: ["c".repeat(32)] }) } });
     await queue.complete("resumed", 3, { published: true }, now + 4000);
     expect((await events(queue, "resumed")).map((e) => e.event)).toEqual([
       "queued", "dispatched", "started", "interrupted", "resumed", "dispatched", "started", "interrupted", "resumed", "dispatched", "started", "completed",
