@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PlatformClient } from "../../src/langgraph/platform";
 import type { JsonValue } from "../../src/jobs";
 import type { ClientSettings, FollowContext, LangGraphJob, RunOutcome, RunProgress } from "../../src/langgraph/client";
+import { langGraphJob, sleep, until } from "../support/langgraph-jobs";
 import { startFakeLangGraph, type FakeLangGraph, type FakeRun } from "../support/langgraph-fake";
 
 let fake: FakeLangGraph;
@@ -29,22 +30,12 @@ afterAll(() => fake?.close());
 
 const client = (settings: Partial<ClientSettings> = {}) => new PlatformClient({ baseUrl: fake.url, apiKey: undefined, ...settings });
 
-const job = (fields: Partial<LangGraphJob> = {}): LangGraphJob => ({
-  jobId: `job-${randomUUID()}`, queueName: "q", type: "research_workflow", assistantId: "research_workflow", payload: { itemName: "x" }, attempt: 1,
-  threadId: randomUUID(), firstRun: true, ...fields,
-});
+const job = langGraphJob;
 
 /** The requests the client made for one thread, since `from`. */
 const callsOf = (threadId: string, from = 0) => fake.calls.slice(from).filter((call) => call.includes(threadId));
 const runCreations = (threadId: string, from = 0) => callsOf(threadId, from).filter((call) => call === `POST /threads/${threadId}/runs`);
 
-const until = async (what: string, check: () => boolean, timeoutMs = 10_000) => {
-  for (const deadline = Date.now() + timeoutMs; !check(); ) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-};
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Follows a run in the background, recording what the follow reported. */
 function follow(platform: PlatformClient, followed: LangGraphJob, runId: string) {

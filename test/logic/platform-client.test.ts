@@ -13,6 +13,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PlatformClient } from "../../src/langgraph/platform";
 import type { FollowContext, LangGraphJob, RunOutcome, RunProgress } from "../../src/langgraph/client";
+import { langGraphJob, sleep, until } from "../support/langgraph-jobs";
 import { startFakeLangGraph, type FakeLangGraph } from "../support/langgraph-fake";
 
 let fake: FakeLangGraph;
@@ -23,21 +24,11 @@ afterAll(() => fake?.close());
 
 const client = (lostRunMs = 0, baseUrl = fake.url) => new PlatformClient({ baseUrl, apiKey: undefined, lostRunMs });
 
-const job = (fields: Partial<LangGraphJob> = {}): LangGraphJob => ({
-  jobId: `job-${randomUUID()}`, queueName: "q", type: "research_workflow", assistantId: "research_workflow", payload: { itemName: "x" }, attempt: 1,
-  threadId: randomUUID(), firstRun: true, ...fields,
-});
+const job = langGraphJob;
 
 /** The requests the client made for one thread (and /ok), since `from`. */
 const callsOf = (threadId: string, from = 0) => fake.calls.slice(from).filter((call) => call.includes(threadId) || call === "GET /ok");
 
-const until = async (what: string, check: () => boolean, timeoutMs = 10_000) => {
-  for (const deadline = Date.now() + timeoutMs; !check(); ) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-};
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Follows a run in the background, recording what the follow reported. */
 function follow(platform: PlatformClient, followed: LangGraphJob, runId: string) {
