@@ -8,7 +8,6 @@
  *   - a lost run is proven only after an outage and only with LANGGRAPH_LOST_RUN_SECONDS > 0,
  *     and then the job moves, once, to a copy of its thread from its checkpoint.
  */
-import { randomUUID } from "node:crypto";
 import { createServer, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PlatformClient } from "../../src/langgraph/platform";
