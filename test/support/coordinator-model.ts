@@ -11,11 +11,29 @@
  *  - half-open, a probe that is no longer in flight without having shown anything (its dispatch
  *    or lease expired, it was cancelled or dead-lettered) is replaced by the next best job.
  *
+ * LangGraph-native jobs (issue #14), as the coordinator's first cut of them describes itself
+ * (protocol.ts, transitions.ts, resume.ts):
+ *  - a job on a thread the client chose waits (`waiting`, shown as queued, counted against
+ *    capacity, never dispatched) while an earlier job of that thread has not ended; when the
+ *    thread's holder ends (completed, failed, cancelled) the oldest job waiting for it becomes
+ *    queued (`thread_free`). A waiting job that is cancelled hands nothing on. An interrupted job
+ *    keeps its thread; a report never swaps a chosen thread for a copy;
+ *  - `interrupted`: a running attempt stopped at the graph's interrupt(). Its slot is freed, it
+ *    still counts against capacity, and it waits INTERRUPT_TIMEOUT_SECONDS for a `resume`, which
+ *    queues it again (no retry spent); its next claims carry the answer (`resumeJson`). A map by
+ *    interrupt id must name pending interrupts only (answersInterrupts);
+ *  - deadlines: a running attempt of a job with `timeoutSeconds` times out (failed, not
+ *    retried) that long after its first claim; an interrupted job fails when its wait runs out;
+ *    leaving either state clears the deadline. A lease lapsing at the same instant goes first;
+ *  - a failure saying another run holds the thread (`threadBusy`) is waited out like a stall
+ *    (`thread_busy`, a backoff, no retry spent) up to maxStalls, then is an ordinary failure.
+ *
  * The configuration is the `unit` project's (vitest.config.ts) plus the defaults of
- * RESULT_TTL_SECONDS and JOB_TIMEOUT_SECONDS. Retry jitter is the one thing the model cannot
- * know: it keeps the allowed range and adopts the coordinator's value once it is in range.
+ * RESULT_TTL_SECONDS, JOB_TIMEOUT_SECONDS and INTERRUPT_TIMEOUT_SECONDS. Retry jitter is the one
+ * thing the model cannot know: it keeps the allowed range and adopts the coordinator's value once
+ * it is in range.
  */
-import type { JobType, Priority } from "../../src/jobs";
+import type { JobType, JsonValue, Priority } from "../../src/jobs";
 
 export const CONFIG = {
   capacity: 20,
@@ -24,6 +42,7 @@ export const CONFIG = {
   retryMaxMs: 1000,
   resultTtlMs: 24 * 3_600_000,
   jobTimeoutMs: 3_600_000,
+  interruptTimeoutMs: 7 * 24 * 3_600_000,
   leaseMs: 30_000,
   dispatchLeaseMs: 60_000,
   probeFirstMs: 1000,
@@ -37,16 +56,43 @@ export const CONFIG = {
 
 export const SCORES: Record<Priority, number> = { high: 100, medium: 50, low: 10 };
 
-export type State = "queued" | "delayed" | "dispatched" | "running" | "completed" | "failed" | "cancelled";
-export const STATES: readonly State[] = ["queued", "delayed", "dispatched", "running", "completed", "failed", "cancelled"];
+export type State = "queued" | "delayed" | "dispatched" | "waiting" | "running" | "interrupted" | "completed" | "failed" | "cancelled";
+export const STATES: readonly State[] = ["queued", "delayed", "dispatched", "waiting", "running", "interrupted", "completed", "failed", "cancelled"];
 export const TERMINAL: readonly State[] = ["completed", "failed", "cancelled"];
-export type PublicStatus = "queued" | "running" | "completed" | "failed" | "cancelled";
-export const publicOf = (state: State): PublicStatus => (state === "delayed" || state === "dispatched" ? "queued" : state);
+/** The states that count against capacity: every one but the ended ones. */
+export const ACTIVE: readonly State[] = ["queued", "delayed", "dispatched", "waiting", "running", "interrupted"];
+/** The states a deadline belongs to. */
+export const WITH_DEADLINE: readonly State[] = ["running", "interrupted"];
+export type PublicStatus = "queued" | "running" | "interrupted" | "completed" | "failed" | "cancelled";
+export const PUBLIC_STATUSES: readonly PublicStatus[] = ["queued", "running", "interrupted", "completed", "failed", "cancelled"];
+export const publicOf = (state: State): PublicStatus => (state === "delayed" || state === "dispatched" || state === "waiting" ? "queued" : state);
 export const inFlight = (state: State): boolean => state === "dispatched" || state === "running";
 
-export interface Body {
+type JsonObject = Record<string, unknown>;
+
+/** A job's own options for its LangGraph runs, each a JSON object. */
+export interface RunOptions {
+  config?: JsonObject;
+  context?: JsonObject;
+  metadata?: JsonObject;
+}
+
+/** What a job is asked to do: two enqueues of one id must agree on all of it. */
+export interface Body extends RunOptions {
   type: JobType;
   payload: Record<string, string | number>;
+  /** A thread the client chose (a conversation's). */
+  threadId?: string;
+  /** The graph or assistant that runs it: its type's own name when not given. */
+  assistantId?: string;
+  timeoutSeconds?: number;
+}
+
+/** One pending interrupt() of a graph. */
+export interface PendingInterrupt {
+  id: string;
+  value: JsonValue;
+  node: string | null;
 }
 
 export interface ModelEvent {
@@ -72,7 +118,10 @@ export interface ModelJob {
   progress: number;
   currentStep: string | null;
   runId: string | null;
-  /** Its LangGraph thread: derived by the coordinator at enqueue (the model learns it then), replaced by a follower's report. */
+  /**
+   * Its LangGraph thread: the client's (then never replaced), or derived by the coordinator at
+   * enqueue (the model learns it then) and replaced by a follower's report.
+   */
   threadId: string | null;
   result: unknown;
   /** Its result is over the 1 MiB a row holds: kept in the RESULTS bucket, the row naming the object. */
@@ -95,8 +144,22 @@ export interface ModelJob {
   /** Deliveries of the current attempt that reached the coordinator, redeliveries included. */
   deliveries: number;
   stalls: number;
+  /** When its state runs out: a running attempt's own timeout, an interrupt's wait. */
+  deadline: number | null;
+  /** While interrupted: what the graph asked. */
+  interrupts: PendingInterrupt[] | null;
+  /** The last resume as JSON text (its value and the ids of the interrupts it answered), until the job is interrupted again. */
+  resumeJson: string | null;
   events: ModelEvent[];
 }
+
+/** The run options a body carries, in the order the coordinator stores them, or null for none. */
+export const runOptionsOf = (body: Body): RunOptions | null => {
+  const options: RunOptions = { ...(body.config && { config: body.config }), ...(body.context && { context: body.context }), ...(body.metadata && { metadata: body.metadata }) };
+  return Object.keys(options).length > 0 ? options : null;
+};
+export const sharedThread = (job: ModelJob): boolean => job.body.threadId !== undefined;
+export const timeoutMsOf = (body: Body): number | null => (body.timeoutSeconds === undefined ? null : body.timeoutSeconds * 1000);
 
 export interface Circuit {
   state: "closed" | "open" | "half_open";
@@ -112,6 +175,23 @@ const CLOSED: Circuit = { state: "closed", openedAt: null, probeAt: null, probeD
 
 export type Refusal = "JOB_NOT_FOUND" | "JOB_CANCELLED" | "JOB_ENDED" | "STALE_ATTEMPT";
 
+/** LangGraph's interrupt ids: 32 hex digits. */
+export const INTERRUPT_ID = /^[0-9a-f]{32}$/;
+
+/**
+ * Whether a resume's value answers the pending interrupts (coordinator/resume.ts since 083ac91):
+ * anything but an object (a text, null, an array) answers them all, as LangGraph does, and so
+ * does an object none of whose keys is a pending interrupt's id or looks like one. An object
+ * that names one is a map by interrupt id: it must name pending interrupts only (not all of them).
+ */
+export function answersInterrupts(pending: readonly PendingInterrupt[], value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return true;
+  const pendingId = (key: string) => pending.some((interrupt) => interrupt.id === key);
+  const keys = Object.keys(value);
+  if (!keys.some((key) => pendingId(key) || INTERRUPT_ID.test(key))) return true;
+  return keys.every(pendingId);
+}
+
 export interface ProgressUpdate {
   progress?: number;
   currentStep?: string;
@@ -126,13 +206,23 @@ export interface Failure {
   unreachable?: boolean;
   /** Our own bug: no sign of LangGraph either way. */
   ours?: boolean;
+  /** Another run holds the thread: waited out like a stall, up to maxStalls. */
+  threadBusy?: boolean;
 }
 
 /** How a job's dispatch order compares: higher score first, then enqueued first. */
 export const ranksBefore = (a: { score: number; seq: number }, b: { score: number; seq: number }): boolean =>
   a.score > b.score || (a.score === b.score && a.seq < b.seq);
 
-export const bodyKey = (body: Body): string => `${body.type}:${JSON.stringify(Object.entries(body.payload).sort(([a], [b]) => (a < b ? -1 : 1)))}`;
+/** JSON with every object's keys sorted: key order never makes two bodies differ. */
+const canonical = (value: unknown): string => JSON.stringify(value, (_key, v: unknown) =>
+  v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as JsonObject).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v);
+
+/** What two enqueues of one id must agree on: type, payload, assistant (its type's when not given), thread, run options, timeout. */
+export const bodyKey = (body: Body): string => canonical({
+  type: body.type, payload: body.payload, assistantId: body.assistantId ?? body.type, threadId: body.threadId ?? null,
+  runOptions: runOptionsOf(body), timeoutMs: timeoutMsOf(body),
+});
 
 export class CoordinatorModel {
   now: number;
@@ -166,7 +256,12 @@ export class CoordinatorModel {
   }
 
   active(): number {
-    return this.list("queued", "delayed", "dispatched", "running").length;
+    return this.list(...ACTIVE).length;
+  }
+
+  /** The jobs of a client-chosen thread that have not ended, oldest first. */
+  onThread(threadId: string): ModelJob[] {
+    return this.list(...ACTIVE).filter((job) => sharedThread(job) && job.threadId === threadId).sort((a, b) => a.seq - b.seq);
   }
 
   avgProcessSeconds(): number {
@@ -178,24 +273,30 @@ export class CoordinatorModel {
     return this.list("queued").filter((other) => ranksBefore({ score: this.score(other), seq: other.seq }, { score: this.score(job), seq: job.seq })).length;
   }
 
-  /** The earliest timer: a retry due, a lease or dispatch lease running out, a record expiring, the circuit's probe. */
+  /** The earliest timer: a retry due, a lease or dispatch lease running out, a deadline, a record expiring, the circuit's probe. */
   nextTimer(): number | null {
     const times: number[] = [];
     for (const job of this.jobs.values()) {
       if (job.state === "delayed" && typeof job.nextRetryAt === "number") times.push(job.nextRetryAt);
       if (inFlight(job.state) && job.leaseUntil !== null) times.push(job.leaseUntil);
+      if (job.deadline !== null) times.push(job.deadline);
       if (TERMINAL.includes(job.state) && job.expiresAt !== null) times.push(job.expiresAt);
     }
     if (this.circuit.state === "open" && this.circuit.probeAt !== null) times.push(this.circuit.probeAt);
     return times.length > 0 ? Math.min(...times) : null;
   }
 
-  /** When the longest-running attempt reaches JOB_TIMEOUT_SECONDS, and when the oldest outage does. */
-  deadlines(): { runTimeout: number | null; outageTimeout: number | null } {
+  /**
+   * When the longest-running attempt reaches JOB_TIMEOUT_SECONDS, when the oldest outage does,
+   * when the first running attempt reaches its job's own timeout, and when the oldest interrupt's wait ends.
+   */
+  deadlines(): { runTimeout: number | null; outageTimeout: number | null; ownTimeout: number | null; interruptTimeout: number | null } {
     const earliest = (times: number[]) => (times.length > 0 ? Math.min(...times) : null);
     return {
       runTimeout: earliest(this.list("running").map((job) => job.attemptStartedAt! + CONFIG.jobTimeoutMs)),
       outageTimeout: earliest([...this.jobs.values()].filter((job) => job.outageSince !== null && !TERMINAL.includes(job.state)).map((job) => job.outageSince! + CONFIG.jobTimeoutMs)),
+      ownTimeout: earliest(this.list("running").filter((job) => job.deadline !== null).map((job) => job.deadline!)),
+      interruptTimeout: earliest(this.list("interrupted").map((job) => job.deadline!)),
     };
   }
 
@@ -215,14 +316,16 @@ export class CoordinatorModel {
     if (this.active() >= CONFIG.capacity) {
       return { ok: false as const, code: "QUEUE_FULL" as const, retryAfterSeconds: Math.max(1, Math.ceil(this.avgProcessSeconds() / CONFIG.concurrency)) };
     }
+    // One job at a time on a thread the client chose: a later one waits for every earlier one to end.
+    const waiting = body.threadId !== undefined && this.onThread(body.threadId).length > 0;
     const job: ModelJob = {
-      id, seq: ++this.seq, body, priority, maxRetries, state: "queued", attempt: 0, retryCount: 0, progress: 0,
-      currentStep: null, runId: null, threadId: null, result: null, error: null, enqueuedAt: this.now, startedAt: null,
+      id, seq: ++this.seq, body, priority, maxRetries, state: waiting ? "waiting" : "queued", attempt: 0, retryCount: 0, progress: 0,
+      currentStep: null, runId: null, threadId: body.threadId ?? null, result: null, error: null, enqueuedAt: this.now, startedAt: null,
       attemptStartedAt: null, endedAt: null, nextRetryAt: null, leaseUntil: null, expiresAt: null, outageSince: null, outageRunId: null,
-      claims: 0, deliveries: 0, stalls: 0, events: [],
+      claims: 0, deliveries: 0, stalls: 0, deadline: null, interrupts: null, resumeJson: null, events: [],
     };
     this.jobs.set(id, job);
-    this.record(job, "queued", { priority, type: body.type });
+    this.record(job, "queued", { priority, type: body.type, threadId: body.threadId, waitingForThread: waiting ? true : undefined });
     // The answer describes the job as it was enqueued, before this enqueue dispatched it.
     const data = this.enqueueView(job);
     this.dispatch();
@@ -238,6 +341,21 @@ export class CoordinatorModel {
     this.end(job, "cancelled", { previousStatus });
     this.dispatch();
     return { ok: true as const, data: { jobId: id, status: "cancelled" as const, previousStatus } };
+  }
+
+  /** The answer to an interrupted job's interrupts: queued again, no retry spent; its next claims carry the value. */
+  resume(id: string, value: unknown) {
+    const job = this.jobs.get(id);
+    if (!job) return { ok: false as const, code: "JOB_NOT_FOUND" as const };
+    if (job.state !== "interrupted") return { ok: false as const, code: "JOB_NOT_INTERRUPTED" as const };
+    if (!answersInterrupts(job.interrupts!, value)) return { ok: false as const, code: "INVALID_RESUME" as const };
+    const json = JSON.stringify(value);
+    // The answer remembers which interrupts it answered: a later question must never get it.
+    const resumeJson = JSON.stringify({ value, interruptIds: job.interrupts!.map((interrupt) => interrupt.id) });
+    Object.assign(job, { state: "queued", interrupts: null, resumeJson, deadline: null });
+    this.record(job, "resumed", json.length <= 1024 ? { value } : { valueBytes: json.length });
+    this.dispatch();
+    return { ok: true as const, data: { jobId: id, status: "queued" as const } };
   }
 
   // ─── Consumer and follower reports ─────────────────────────────────────────────────────────
@@ -262,6 +380,9 @@ export class CoordinatorModel {
     // An outage since the job's current run began: that run may be one LangGraph lost.
     const afterOutage = job.outageSince !== null || (job.outageRunId !== null && job.outageRunId === job.runId);
     Object.assign(job, { state: "running", startedAt: job.startedAt ?? this.now, attemptStartedAt: job.attemptStartedAt ?? this.now, leaseUntil: this.now + CONFIG.leaseMs });
+    // The job's own time limit runs from the attempt's first claim.
+    const timeoutMs = timeoutMsOf(job.body);
+    if (!redelivery) job.deadline = timeoutMs === null ? null : this.now + timeoutMs;
     job.deliveries++;
     if (redelivery) {
       this.record(job, "redelivered", { deliveries: job.deliveries });
@@ -271,7 +392,11 @@ export class CoordinatorModel {
     }
     return {
       ok: true as const,
-      data: { jobId: id, type: job.body.type, payloadJson: JSON.stringify(job.body.payload), attempt, retryCount: job.retryCount, threadId: job.threadId, firstRun, afterOutage, redelivery },
+      data: {
+        jobId: id, type: job.body.type, assistantId: job.body.assistantId ?? job.body.type, payloadJson: JSON.stringify(job.body.payload),
+        runOptionsJson: runOptionsOf(job.body) === null ? null : JSON.stringify(runOptionsOf(job.body)), sharedThread: sharedThread(job),
+        resumeJson: job.resumeJson, attempt, retryCount: job.retryCount, threadId: job.threadId, firstRun, afterOutage, redelivery,
+      },
     };
   }
 
@@ -283,9 +408,11 @@ export class CoordinatorModel {
     if (update.progress !== undefined) job.progress = Math.max(0, Math.min(100, Math.round(update.progress)));
     const stepChanged = update.currentStep !== undefined && update.currentStep !== job.currentStep;
     const runChanged = update.runId !== undefined && update.runId !== job.runId;
-    const threadChanged = update.threadId !== undefined && update.threadId !== job.threadId;
+    // A thread the client chose is the conversation's: never swapped for a copy.
+    const newThread = sharedThread(job) ? undefined : update.threadId;
+    const threadChanged = newThread !== undefined && newThread !== job.threadId;
     if (update.currentStep !== undefined) job.currentStep = update.currentStep;
-    if (update.threadId !== undefined) job.threadId = update.threadId;
+    if (newThread !== undefined) job.threadId = newThread;
     // A run found going after an outage may be one LangGraph lost, while it stays the job's.
     if (update.rejoined && update.runId !== undefined && job.outageSince !== null) job.outageRunId = update.runId;
     if (update.runId !== undefined) {
@@ -309,6 +436,18 @@ export class CoordinatorModel {
     this.finish(job, result, {});
     this.dispatch();
     return { ok: true as const, data: { state: "completed" as const } };
+  }
+
+  /** The attempt's run stopped at the graph's interrupt(): LangGraph answered; the job frees its slot and waits for a resume. */
+  interrupted(id: string, attempt: number, interrupts: PendingInterrupt[]) {
+    const job = this.jobs.get(id);
+    const refused = this.refusal(job, attempt, "running");
+    if (refused || !job) return { ok: false as const, code: refused! };
+    this.answered(job);
+    Object.assign(job, { state: "interrupted", interrupts, resumeJson: null, leaseUntil: null, deadline: this.now + CONFIG.interruptTimeoutMs });
+    this.record(job, "interrupted", { interrupts: interrupts.map(({ id: interruptId, node }) => ({ id: interruptId, node })) });
+    this.dispatch();
+    return { ok: true as const, data: { state: "interrupted" as const } };
   }
 
   fail(id: string, attempt: number, failure: Failure) {
@@ -346,7 +485,7 @@ export class CoordinatorModel {
 
   // ─── Time ──────────────────────────────────────────────────────────────────────────────────
 
-  /** Everything due at `now`: the probe, retries, leases, records; then dispatch. */
+  /** Everything due at `now`: the probe, retries, leases, then deadlines (of what is left in its state), records; then dispatch. */
   runTimers(): void {
     if (this.circuit.state === "open" && this.circuit.probeAt !== null && this.circuit.probeAt <= this.now) {
       this.circuit = { ...this.circuit, state: "half_open", probeAt: null };
@@ -365,6 +504,15 @@ export class CoordinatorModel {
         // Sent but never claimed: not the job's fault, no retry spent.
         Object.assign(job, { state: "queued", leaseUntil: null });
         this.record(job, "dispatch_expired");
+      }
+    }
+    for (const job of [...this.jobs.values()].filter((each) => each.deadline !== null && each.deadline <= this.now)) {
+      if (job.state === "running") {
+        // Not retried: a run that outlasted its limit once would most likely do so again.
+        this.failAttempt(job, { error: "timed out", retryable: false }, /^timed out: the run took longer than the job's timeoutSeconds/);
+      } else if (job.state === "interrupted") {
+        this.failedTotal++;
+        this.end(job, "failed", { interruptExpired: true }, /^interrupted: no resume within INTERRUPT_TIMEOUT_SECONDS/);
       }
     }
     for (const job of this.list(...TERMINAL)) {
@@ -415,6 +563,17 @@ export class CoordinatorModel {
 
   /** A failed attempt: back to the queue (LangGraph unreachable), a retry after a backoff, or the end. */
   private failAttempt(job: ModelJob, failure: Failure, error: ExpectedError = failure.error): State {
+    // Another run holds the thread: not the job's fault, waited out like a stall, up to maxStalls.
+    if (failure.threadBusy && job.stalls < CONFIG.maxStalls) {
+      const stalls = job.stalls + 1;
+      const nominal = Math.min(CONFIG.retryMaxMs, CONFIG.retryBaseMs * 2 ** (stalls - 1));
+      Object.assign(job, {
+        state: "delayed", stalls, leaseUntil: null, error, deadline: null,
+        nextRetryAt: { min: this.now + Math.round(nominal / 2), max: this.now + nominal },
+      });
+      this.record(job, "thread_busy", { error: failure.error, stalls });
+      return "delayed";
+    }
     // Unreachable again though LangGraph answered since this job's outage began: the job's own trouble.
     if (failure.unreachable && job.outageSince !== null && this.circuit.closedAt !== null && this.circuit.closedAt > job.outageSince) {
       failure = { error: `${failure.error} (LangGraph answered other jobs meanwhile)`, retryable: true };
@@ -424,7 +583,7 @@ export class CoordinatorModel {
       this.trip();
       const since = job.outageSince ?? this.now;
       if (this.now - since < CONFIG.jobTimeoutMs) {
-        Object.assign(job, { state: "queued", leaseUntil: null, error: failure.error, outageSince: since, outageRunId: job.runId });
+        Object.assign(job, { state: "queued", leaseUntil: null, error: failure.error, outageSince: since, outageRunId: job.runId, deadline: null });
         this.record(job, "outage");
         return "queued";
       }
@@ -436,7 +595,7 @@ export class CoordinatorModel {
       const retry = job.retryCount + 1;
       const nominal = Math.min(CONFIG.retryMaxMs, CONFIG.retryBaseMs * 2 ** (retry - 1));
       Object.assign(job, {
-        state: "delayed", retryCount: retry, leaseUntil: null, error,
+        state: "delayed", retryCount: retry, leaseUntil: null, error, deadline: null,
         nextRetryAt: { min: this.now + Math.round(nominal / 2), max: this.now + nominal },
       });
       this.record(job, "retry_scheduled", { retryCount: retry });
@@ -454,7 +613,7 @@ export class CoordinatorModel {
       this.failAttempt(job, { error: "stalled", retryable: true }, new RegExp(`${reason.source}.*stalled ${job.stalls} times`));
       return;
     }
-    Object.assign(job, { state: "queued", leaseUntil: null });
+    Object.assign(job, { state: "queued", leaseUntil: null, deadline: null });
     this.record(job, "stalled", { stalls: job.stalls });
   }
 
@@ -474,10 +633,17 @@ export class CoordinatorModel {
     this.end(job, "completed", { durationMs, ...detail }, null);
   }
 
+  /** A job ends; if it held its client-chosen thread, the oldest job waiting for that thread is queued. */
   private end(job: ModelJob, state: "completed" | "failed" | "cancelled", detail: Record<string, unknown>, error?: ExpectedError): void {
-    Object.assign(job, { state, endedAt: this.now, expiresAt: this.now + CONFIG.resultTtlMs, leaseUntil: null, nextRetryAt: null });
+    const heldThread = sharedThread(job) && job.state !== "waiting";
+    Object.assign(job, { state, endedAt: this.now, expiresAt: this.now + CONFIG.resultTtlMs, leaseUntil: null, nextRetryAt: null, deadline: null, interrupts: null });
     if (error !== undefined) job.error = error;
     this.record(job, state, detail);
+    if (!heldThread) return;
+    const next = this.onThread(job.threadId!).find((other) => other.state === "waiting");
+    if (!next) return;
+    next.state = "queued";
+    this.record(next, "thread_free", { after: job.id });
   }
 
   /** An attempt found LangGraph unreachable: the circuit opens, or reopens for twice as long after a failed probe. */
@@ -502,15 +668,26 @@ export class CoordinatorModel {
     return { jobId: job.id, status: publicOf(job.state), priority: job.priority, queuePosition: view?.queuePosition ?? 0, estimatedWaitTime: view?.estimatedWaitTime ?? 0 };
   }
 
-  /** Where a queued job stands: dispatched ones are leaving (position 0); a job waiting out a retry has no position. */
-  waitingView(job: ModelJob): { queuePosition: number; estimatedWaitTime: number } | null {
+  /**
+   * Where a queued job stands: dispatched ones are leaving (position 0); a job waiting out a retry
+   * has no position; one waiting for its thread stands where it would if its turn came now (behind
+   * every ready job of its priority and above), and waits one run more (the one ahead on its thread).
+   */
+  waitingView(job: ModelJob): { queuePosition: number; estimatedWaitTime: number; waitingForThread?: true } | null {
     if (job.state === "dispatched") return { queuePosition: 0, estimatedWaitTime: 0 };
+    if (job.state === "waiting") {
+      const ahead = this.list("queued").filter((other) => this.score(other) >= this.score(job)).length;
+      return { queuePosition: ahead + 1, estimatedWaitTime: this.estimateWait(ahead) + Math.ceil(this.avgProcessSeconds()), waitingForThread: true };
+    }
     if (job.state !== "queued") return null;
     const ahead = this.jobsAhead(job);
-    // The estimate's formula is jobs.ts's, unit-tested on its own; here its inputs are checked.
+    return { queuePosition: ahead + 1, estimatedWaitTime: this.estimateWait(ahead) };
+  }
+
+  /** The estimate's formula is jobs.ts's, unit-tested on its own; here its inputs are checked. */
+  private estimateWait(ahead: number): number {
     const mustWaitFor = ahead - Math.max(0, CONFIG.concurrency - this.busy()) + 1;
-    const estimatedWaitTime = mustWaitFor <= 0 ? 0 : Math.ceil(Math.ceil(mustWaitFor / CONFIG.concurrency) * this.avgProcessSeconds());
-    return { queuePosition: ahead + 1, estimatedWaitTime };
+    return mustWaitFor <= 0 ? 0 : Math.ceil(Math.ceil(mustWaitFor / CONFIG.concurrency) * this.avgProcessSeconds());
   }
 }
 

@@ -1,9 +1,13 @@
 /**
  * Issue #7: the coordinator's invariants, checked by a model-based test. fast-check generates
- * random sequences of everything that can happen to a queue (enqueues at every priority, cancels,
- * claims current, duplicate and stale, progress reports, completions, failures retryable or not
- * or with LangGraph unreachable, dead letters, reconciled runs, alarms on time and late, the real
- * alarm handler, the cron sweep, evictions, time passing by up to a day), runs each against a
+ * random sequences of everything that can happen to a queue (enqueues at every priority, on a
+ * thread of its own or on one of a few client-chosen threads, with or without a timeoutSeconds,
+ * an assistant or run options; enqueues of a taken id, agreeing or not; cancels, claims current,
+ * duplicate and stale, progress reports, completions, failures retryable or not, with LangGraph
+ * unreachable, or with the thread busy; interrupts with one or two questions and resumes that
+ * answer them or not; dead letters, reconciled runs, alarms on time and late, the real alarm
+ * handler, the cron sweep, evictions, time passing by up to a day, or to a run's own timeout or
+ * an interrupt's end of patience a week on), runs each against a
  * fresh coordinator and against the reference model (test/support/coordinator-model.ts), and
  * after every step checks
  *  - the invariants, on what the coordinator shows alone (its SQLite tables, stats, status,
@@ -15,10 +19,13 @@
  * clock. `Math.random` (the retry jitter) is seeded per sequence, so a failure replays exactly:
  * the message prints the seed and path, and the steps the failing sequence took.
  *
- * Default: 200 sequences of up to 50 operations, about 7,500 steps (some operations take several),
- * in 28-35 s on this 2-core machine; after 30 s (VITE_MODEL_SECONDS) no new sequence starts.
- * A soak: as many sequences of up to 100 operations as five minutes allow (it prints how many):
- *   VITE_MODEL_RUNS=100000 VITE_MODEL_STEPS=100 VITE_MODEL_SECONDS=300 npx vitest run --project unit test/unit/coordinator-model.test.ts --silent=false
+ * Default: 200 sequences of up to 50 operations (some operations take several steps), but after
+ * 30 s (VITE_MODEL_SECONDS) no new sequence starts: on this 2-core machine, otherwise idle, about
+ * 130 sequences and 4,300 steps in 31 s (the model before interrupts and threads: 120 and 4,400).
+ * It prints how many, and what happened: the history events written and the refusals, by name.
+ * A soak: as many sequences of up to 100 operations as two minutes allow (194 sequences, 14,211
+ * steps when interrupts and threads came in; VITE_MODEL_SECONDS=300 for five minutes):
+ *   VITE_MODEL_RUNS=100000 VITE_MODEL_STEPS=100 VITE_MODEL_SECONDS=120 npx vitest run --project unit test/unit/coordinator-model.test.ts --silent=false
  * (VITE_: only such variables of the shell reach the tests inside workerd.) A failure prints the
  * command that replays it (VITE_MODEL_SEED, VITE_MODEL_PATH, VITE_MODEL_COMMANDS).
  */
@@ -27,11 +34,11 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, it, vi } from "vitest";
 import type { JobRow } from "../../src/coordinator/job-store";
-import type { JobType, Priority } from "../../src/jobs";
+import type { JobType, JsonValue, Priority } from "../../src/jobs";
 import type { QueueCoordinator } from "../../src/queue-do";
 import {
-  bodyKey, CONFIG, CoordinatorModel, inFlight, publicOf, ranksBefore, SCORES, STATES, TERMINAL,
-  type Body, type Failure, type ModelJob, type ProgressUpdate, type State,
+  ACTIVE, bodyKey, CONFIG, CoordinatorModel, inFlight, publicOf, PUBLIC_STATUSES, ranksBefore, runOptionsOf, SCORES, sharedThread, STATES, TERMINAL,
+  timeoutMsOf, WITH_DEADLINE, type Body, type Failure, type ModelJob, type PendingInterrupt, type ProgressUpdate, type PublicStatus, type State,
 } from "../support/coordinator-model";
 
 type Stub = DurableObjectStub<QueueCoordinator>;
@@ -72,7 +79,7 @@ interface Snapshot {
   stats: Awaited<ReturnType<QueueCoordinator["stats"]>>;
   statuses: Map<string, ReturnType<QueueCoordinator["status"]>>;
   histories: Map<string, ReturnType<QueueCoordinator["history"]>>;
-  lists: Record<"all" | "queued" | "running" | "completed" | "failed" | "cancelled", string[]>;
+  lists: Record<"all" | PublicStatus, string[]>;
   pages: { all: string[]; queued: string[] };
   runs: ReturnType<QueueCoordinator["runsToCheck"]>;
   /** The keys of the queue's objects in the RESULTS bucket. */
@@ -86,7 +93,7 @@ interface Snapshot {
 function snapshot(stub: Stub, now: number, statusIds: readonly string[] = [], historyIds: readonly string[] = []): Promise<Snapshot> {
   return runInDurableObject(stub, async (instance: QueueCoordinator, state) => {
     const sql = state.storage.sql;
-    const list = (status?: "queued" | "running" | "completed" | "failed" | "cancelled") =>
+    const list = (status?: PublicStatus) =>
       instance.list({ status, limit: 1000 }).jobs.map((job) => job.jobId);
     /** The same list, read a few jobs at a time through nextCursor. */
     const paged = (status: "queued" | undefined, limit: number) => {
@@ -113,7 +120,8 @@ function snapshot(stub: Stub, now: number, statusIds: readonly string[] = [], hi
       statuses: new Map(statusIds.map((id) => [id, instance.status(id, now)])),
       histories: new Map(historyIds.map((id) => [id, instance.history(id)])),
       lists: {
-        all: list(), queued: list("queued"), running: list("running"), completed: list("completed"), failed: list("failed"), cancelled: list("cancelled"),
+        all: list(), queued: list("queued"), running: list("running"), interrupted: list("interrupted"),
+        completed: list("completed"), failed: list("failed"), cancelled: list("cancelled"),
       },
       pages: { all: paged(undefined, 3), queued: paged("queued", 2) },
       runs: instance.runsToCheck(now),
@@ -174,9 +182,32 @@ function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void
   const count = (...states: State[]) => rows.filter((row) => states.includes(row.state as State)).length;
   const circuit = stats.langgraph?.circuit ?? "closed";
 
-  // Capacity and concurrency.
-  ensure(count("queued", "delayed", "dispatched", "running") <= CONFIG.capacity, () => `${count("queued", "delayed", "dispatched", "running")} active jobs, capacity ${CONFIG.capacity}`);
+  // Capacity (jobs waiting for their thread and interrupted ones count) and concurrency (slots: dispatched and running jobs only).
+  ensure(count(...ACTIVE) <= CONFIG.capacity, () => `${count(...ACTIVE)} active jobs, capacity ${CONFIG.capacity}`);
   ensure(count("dispatched", "running") <= CONFIG.concurrency, () => `${count("dispatched", "running")} jobs hold slots, concurrency ${CONFIG.concurrency}`);
+
+  // Client-chosen threads: one job at a time. Of a thread's jobs that have not ended at most one
+  // is not waiting, and any that wait do so behind it: it was enqueued before all of them.
+  const onThreads = Map.groupBy(rows.filter((row) => row.shared_thread === 1 && !TERMINAL.includes(row.state as State)), (row) => row.thread_id);
+  for (const [thread, jobs] of onThreads) {
+    const holders = jobs.filter((row) => row.state !== "waiting");
+    const waiting = jobs.filter((row) => row.state === "waiting");
+    ensure(holders.length <= 1, () => `thread ${thread} held by ${holders.length} jobs at once: ${holders.map((row) => `${row.id} (${row.state})`)}`);
+    ensure(waiting.length === 0 || (holders.length === 1 && waiting.every((row) => row.seq > holders[0]!.seq)),
+      () => `thread ${thread}: ${waiting.map((row) => row.id)} wait for ${holders.map((row) => row.id).join() || "nobody"}`);
+  }
+  for (const row of rows) {
+    // Deadlines and interrupts belong to their states.
+    if (!WITH_DEADLINE.includes(row.state as State)) ensure(row.deadline_ms === null, () => `job ${row.id} (${row.state}) has a deadline ${row.deadline_ms}`);
+    if (row.state === "running") {
+      const expected = row.timeout_ms === null ? null : row.attempt_started_at_ms! + row.timeout_ms;
+      ensure(row.deadline_ms === expected, () => `running job ${row.id}: deadline ${row.deadline_ms}, its attempt's first claim + timeout ${expected}`);
+    }
+    if (row.state === "interrupted") ensure(row.deadline_ms !== null && row.interrupts !== null && row.lease_until_ms === null, () => `interrupted job ${row.id}: deadline ${row.deadline_ms}, interrupts ${row.interrupts}, lease ${row.lease_until_ms}`);
+    else ensure(row.interrupts === null, () => `job ${row.id} (${row.state}) keeps interrupts ${row.interrupts}`);
+    // A job waiting for its thread was never sent anywhere.
+    if (row.state === "waiting") ensure(row.shared_thread === 1 && row.attempt === 0 && row.started_at_ms === null, () => `waiting job ${row.id}: attempt ${row.attempt}, started ${row.started_at_ms}`);
+  }
 
   // A refused request (a full queue, a conflict, a stale or duplicate report) changes nothing.
   if (ctx.unchanged) {
@@ -189,10 +220,10 @@ function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void
     ensure((snap.counters[`state:${state}`] ?? 0) === count(state), () => `counter state:${state} is ${snap.counters[`state:${state}`]}, ${count(state)} records`);
   }
   same("stats against a recount", {
-    totalJobs: stats.totalJobs, queuedJobs: stats.queuedJobs, runningJobs: stats.runningJobs,
+    totalJobs: stats.totalJobs, queuedJobs: stats.queuedJobs, runningJobs: stats.runningJobs, interruptedJobs: stats.interruptedJobs,
     completedJobs: stats.completedJobs, failedJobs: stats.failedJobs, cancelledJobs: stats.cancelledJobs,
   }, {
-    totalJobs: rows.length, queuedJobs: count("queued", "delayed", "dispatched"), runningJobs: count("running"),
+    totalJobs: rows.length, queuedJobs: count("queued", "delayed", "dispatched", "waiting"), runningJobs: count("running"), interruptedJobs: count("interrupted"),
     completedJobs: count("completed"), failedJobs: count("failed"), cancelledJobs: count("cancelled"),
   });
 
@@ -201,6 +232,7 @@ function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void
   const timers = rows.flatMap((row) => [
     row.state === "delayed" ? row.next_retry_at_ms : null,
     row.state === "dispatched" || row.state === "running" ? row.lease_until_ms : null,
+    row.deadline_ms,
     TERMINAL.includes(row.state as State) ? row.expires_at_ms : null,
   ]).filter((at): at is number => at !== null);
   if (circuit === "open") timers.push(Date.parse(stats.langgraph!.nextProbeAt!));
@@ -211,7 +243,7 @@ function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void
   }
 
   // Each job in exactly one state, shown to clients as the README says.
-  const inLists = [...snap.lists.queued, ...snap.lists.running, ...snap.lists.completed, ...snap.lists.failed, ...snap.lists.cancelled];
+  const inLists = PUBLIC_STATUSES.flatMap((status) => snap.lists[status]);
   same("jobs listed by status (each exactly once)", [...inLists].sort(), rows.map((row) => row.id).sort());
   same("list read page by page", snap.pages, { all: snap.lists.all, queued: snap.lists.queued });
   // Every result object is named by a record, and every object a record names is there: a refused report or an expired record leaves none behind.
@@ -230,7 +262,18 @@ function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void
       const ahead = rows.filter((other) => other.state === "queued" && ranksBefore(rankOf(other), rankOf(row))).length;
       ensure(view.queuePosition === ahead + 1, () => `job ${row.id} at queuePosition ${view.queuePosition}, ${ahead} ready jobs ahead`);
     }
+    if (row.state === "waiting") {
+      // Where it would stand if its turn came now: behind every ready job of its priority and above.
+      const ahead = rows.filter((other) => other.state === "queued" && other.score >= row.score).length;
+      ensure(view.queuePosition === ahead + 1 && view.waitingForThread === true, () => `job ${row.id} waiting for its thread shows ${JSON.stringify(view)}, ${ahead} ready jobs ahead`);
+    }
     if (row.state === "running") ensure(view.startedAt !== null && row.attempt_started_at_ms !== null, () => `running job ${row.id} has no start time`);
+    const asked = view as { interrupts?: unknown; interruptExpiresAt?: unknown };
+    if (row.state === "interrupted") {
+      same(`interrupts shown by ${row.id}`, { interrupts: asked.interrupts, interruptExpiresAt: asked.interruptExpiresAt }, { interrupts: parse(row.interrupts), interruptExpiresAt: iso(row.deadline_ms) });
+    } else {
+      ensure(!("interrupts" in view) && !("interruptExpiresAt" in view), () => `job ${row.id} (${row.state}) shows interrupts`);
+    }
   }
 
   // Terminal states never change: an ended record stays as it was until it expires.
@@ -299,7 +342,16 @@ function checkHistory(row: Row, events: EventRecord[]): void {
   }
   if (row.state === "running") ensure(started.at(-1)?.attempt === row.attempt, say("running without a claim of its attempt"));
   if (row.state === "dispatched") ensure(events.at(-1)!.event === "dispatched" && !started.some((e) => e.attempt === row.attempt), say("dispatched but not last dispatched"));
-  if (row.state === "delayed") ensure(events.at(-1)!.event === "retry_scheduled", say("waiting to retry, but no retry scheduled last"));
+  if (row.state === "delayed") ensure(["retry_scheduled", "thread_busy"].includes(events.at(-1)!.event), say("waiting to retry, but no retry scheduled last"));
+  if (row.state === "interrupted") ensure(events.at(-1)!.event === "interrupted" && events.at(-1)!.attempt === row.attempt && row.deadline_ms === events.at(-1)!.at_ms + CONFIG.interruptTimeoutMs, say(`interrupted until ${row.deadline_ms}, not last interrupted a wait before`));
+  ensure(events.filter((e) => e.event === "thread_busy").length <= row.stalls, say(`${row.stalls} stalls`));
+  // A job enqueued behind another on its thread: nothing happens to it until its turn comes (`thread_free`), but its cancel.
+  const waitedForThread = (parse(events[0]?.detail ?? null) as { waitingForThread?: boolean } | null)?.waitingForThread === true;
+  if (row.state === "waiting") ensure(waitedForThread && names.length === 1, say("waits for its thread, but was not enqueued to, or moved since"));
+  else if (waitedForThread) ensure(names[1] === "thread_free" || (names.length === 2 && row.state === "cancelled"), say("went on before its thread was free"));
+  ensure(names.filter((name) => name === "thread_free").length === (waitedForThread && names[1] === "thread_free" ? 1 : 0), say("its thread freed twice, or for a job that did not wait"));
+  // Every resume answered an interrupt.
+  ensure(events.every((e, i) => e.event !== "resumed" || events[i - 1]?.event === "interrupted"), say("resumed without an interrupt just before"));
 }
 
 // ─── The model against the coordinator ─────────────────────────────────────────────────────
@@ -321,6 +373,8 @@ function compareWithModel(model: CoordinatorModel, snap: Snapshot, harness: Harn
       attemptStartedAt: row.attempt_started_at_ms, endedAt: row.ended_at_ms, nextRetryAt: row.next_retry_at_ms,
       leaseUntil: row.lease_until_ms, expiresAt: row.expires_at_ms, deliveries: row.deliveries, stalls: row.stalls,
       ...("outage_since_ms" in row ? { outageSince: row.outage_since_ms } : {}),
+      assistantId: row.assistant_id, runOptions: parse(row.run_options), sharedThread: row.shared_thread, timeoutMs: row.timeout_ms,
+      deadline: row.deadline_ms, interrupts: parse(row.interrupts), resumeJson: row.resume,
     }, {
       state: job.state, priority: job.priority, score: SCORES[job.priority], type: job.body.type, payload: job.body.payload, attempt: job.attempt,
       retryCount: job.retryCount, maxRetries: job.maxRetries, progress: job.progress, currentStep: job.currentStep, runId: job.runId,
@@ -329,6 +383,8 @@ function compareWithModel(model: CoordinatorModel, snap: Snapshot, harness: Harn
       attemptStartedAt: job.attemptStartedAt, endedAt: job.endedAt, nextRetryAt: job.nextRetryAt,
       leaseUntil: job.leaseUntil, expiresAt: job.expiresAt, deliveries: job.deliveries, stalls: job.stalls,
       ...("outage_since_ms" in row ? { outageSince: job.outageSince } : {}),
+      assistantId: job.body.assistantId ?? job.body.type, runOptions: runOptionsOf(job.body), sharedThread: sharedThread(job) ? 1 : 0,
+      timeoutMs: timeoutMsOf(job.body), deadline: job.deadline, interrupts: job.interrupts, resumeJson: job.resumeJson,
     });
     same(`claims of ${row.id}`, (eventsOf.get(row.id) ?? []).filter((e) => e.event === "started").length, job.claims);
     same(`history of ${row.id}`, (eventsOf.get(row.id) ?? []).map((e) => ({ event: e.event, attempt: e.attempt, at: e.at_ms })),
@@ -342,8 +398,9 @@ function compareWithModel(model: CoordinatorModel, snap: Snapshot, harness: Harn
   same("stats", snap.stats, {
     queueName: harness.name,
     totalJobs: model.jobs.size,
-    queuedJobs: model.list("queued", "delayed", "dispatched").length,
+    queuedJobs: model.list("queued", "delayed", "dispatched", "waiting").length,
     runningJobs: model.list("running").length,
+    interruptedJobs: model.list("interrupted").length,
     completedJobs: model.list("completed").length,
     failedJobs: model.list("failed").length,
     cancelledJobs: model.list("cancelled").length,
@@ -368,22 +425,26 @@ function compareWithModel(model: CoordinatorModel, snap: Snapshot, harness: Harn
     same(`status of ${id}`, status, {
       ok: true,
       data: {
-        jobId: id, status: publicOf(job.state), progress: job.progress, currentStep: job.currentStep, ...model.waitingView(job),
+        jobId: id, type: job.body.type, status: publicOf(job.state), progress: job.progress, currentStep: job.currentStep, ...model.waitingView(job),
         enqueuedAt: iso(job.enqueuedAt), startedAt: iso(job.startedAt), estimatedCompletion: job.state === "running" ? ANY_STRING : null,
         completedAt: iso(job.endedAt), retryCount: job.retryCount, maxRetries: job.maxRetries,
         nextRetryAt: iso(job.nextRetryAt as number | null), result: job.resultInBucket ? null : job.result ?? null, error: job.error, threadId: job.threadId,
+        assistantId: job.body.assistantId ?? job.body.type, ...runOptionsOf(job.body), timeoutSeconds: job.body.timeoutSeconds ?? null,
+        ...(job.state === "interrupted" && { interrupts: job.interrupts, interruptExpiresAt: iso(job.deadline) }),
         resultRef: job.resultInBucket ? objectKeyOf(harness.name, job) : undefined,
       },
     });
   }
 
   const bySeqDesc = (jobs: ModelJob[]) => jobs.sort((a, b) => b.seq - a.seq).map((job) => job.id);
-  const listRank = (job: ModelJob) => ({ score: job.state === "dispatched" ? 1000 : SCORES[job.priority], seq: job.seq });
+  const listRank = (job: ModelJob) => ({ score: job.state === "dispatched" ? 1000 : job.state === "waiting" ? 0 : SCORES[job.priority], seq: job.seq });
   same("list", snap.lists, {
     all: bySeqDesc(model.list(...STATES)),
-    // Dispatched jobs first (they are leaving), then by priority and age, jobs waiting to retry among them.
-    queued: model.list("queued", "delayed", "dispatched").sort((a, b) => (ranksBefore(listRank(a), listRank(b)) ? -1 : 1)).map((job) => job.id),
+    // Dispatched jobs first (they are leaving), then by priority and age, jobs waiting to retry
+    // among them; last, oldest first, the jobs waiting for their thread.
+    queued: model.list("queued", "delayed", "dispatched", "waiting").sort((a, b) => (ranksBefore(listRank(a), listRank(b)) ? -1 : 1)).map((job) => job.id),
     running: bySeqDesc(model.list("running")),
+    interrupted: bySeqDesc(model.list("interrupted")),
     completed: bySeqDesc(model.list("completed")),
     failed: bySeqDesc(model.list("failed")),
     cancelled: bySeqDesc(model.list("cancelled")),
@@ -421,6 +482,9 @@ interface Harness {
 }
 
 let totalSteps = 0;
+/** What the sequences made happen, over all of them: history events written, and refusals by call and code. */
+const tally = new Map<string, number>();
+const tallyOf = (what: string) => tally.set(what, (tally.get(what) ?? 0) + 1);
 
 /** Runs one step against both, compares the answers, then checks everything. */
 async function step(model: CoordinatorModel, h: Harness, label: string, act: () => Promise<{ unchanged: boolean; note?: string; alarmFired?: boolean }>): Promise<void> {
@@ -433,6 +497,13 @@ async function step(model: CoordinatorModel, h: Harness, label: string, act: () 
   const live = new Set([...h.prev.rows.map((row) => row.id), ...model.jobs.keys()]);
   const changed = [...live].filter((id) => model.jobs.get(id)?.events.length !== h.historyLengths.get(id));
   const snap = await snapshot(h.stub, model.now, [...live], changed);
+  for (const e of writtenSince(snap.events, historyLengths(h.prev.events))) {
+    const detail = (parse(e.detail) ?? {}) as { error?: string; interruptExpired?: boolean; previousStatus?: string };
+    tallyOf(e.event);
+    if (e.event === "failed" && detail.interruptExpired) tallyOf("failed: no resume in time");
+    if (e.event === "failed" && detail.error?.startsWith("timed out: the run took longer")) tallyOf("failed: its own timeout");
+    if (e.event === "cancelled") tallyOf(`cancelled: was ${detail.previousStatus}${e.index === 1 && snap.events.some((first) => first.job_seq === e.job_seq && first.index === 0 && first.detail?.includes("waitingForThread")) ? " (waiting for its thread)" : ""}`);
+  }
   h.historyLengths = new Map([...model.jobs.values()].map((job) => [job.id, job.events.length]));
   for (const row of snap.rows) {
     const job = model.jobs.get(row.id);
@@ -455,6 +526,7 @@ async function step(model: CoordinatorModel, h: Harness, label: string, act: () 
 
 /** Compares an answer with the model's: everything the model states must match. */
 function answer(what: string, actual: unknown, expected: Record<string, unknown>): void {
+  if (expected.ok === false) tallyOf(`${what.split(" ")[0]} ${String(expected.code ?? "refused")}`);
   same(what, pick(actual, Object.keys(expected)), expected);
 }
 
@@ -501,12 +573,27 @@ const completeCall = (huge = false): Call => ({
     return [await h.stub.complete(id, a, result, model.now), model.complete(id, a, result)];
   },
 });
-const failCall = (retryable: boolean, unreachable: boolean, ours = false): Call => ({
-  label: `fail${retryable ? " retryable" : ""}${unreachable ? " unreachable" : ""}${ours ? " (our own bug)" : ""}`,
+const failCall = (retryable: boolean, unreachable: boolean, ours = false, threadBusy = false): Call => ({
+  label: `fail${retryable ? " retryable" : ""}${unreachable ? " unreachable" : ""}${ours ? " (our own bug)" : ""}${threadBusy ? " (thread busy)" : ""}`,
   both: async (model, h, id, a) => {
-    const error = unreachable ? `connection refused (step ${h.steps})` : ours ? `unexpected error: x is not a function (step ${h.steps})` : `LangGraph 503 (step ${h.steps})`;
-    const failure: Failure = { error, retryable, ...(unreachable ? { unreachable } : {}), ...(ours ? { ours } : {}) };
+    const error = unreachable ? `connection refused (step ${h.steps})` : ours ? `unexpected error: x is not a function (step ${h.steps})`
+      : threadBusy ? `LangGraph 409: thread is busy with another run (step ${h.steps})` : `LangGraph 503 (step ${h.steps})`;
+    const failure: Failure = { error, retryable, ...(unreachable ? { unreachable } : {}), ...(ours ? { ours } : {}), ...(threadBusy ? { threadBusy } : {}) };
     return [await h.stub.fail(id, a, failure, model.now), model.fail(id, a, failure)];
+  },
+});
+/**
+ * The run stopped at the graph's interrupt(): one question, or two asked in parallel. Ids unique
+ * to the step, as LangGraph makes them (32 hex digits), or as the platform client makes them
+ * when LangGraph gives none (the task's id and the interrupt's index).
+ */
+const interruptedCall = (count: 1 | 2, hexIds = true): Call => ({
+  label: `interrupted (${count} interrupt${count > 1 ? "s" : ""}${hexIds ? "" : ", ids of tasks"})`,
+  both: async (model, h, id, a) => {
+    const interrupts: PendingInterrupt[] = Array.from({ length: count }, (_, i) => ({
+      id: hexIds ? `${i}${h.steps.toString(16)}`.padStart(32, "e") : `task-${h.steps}:${i}`, value: { question: `approve ${id}?`, part: i }, node: i === 0 ? "review" : null,
+    }));
+    return [await h.stub.interrupted(id, a, interrupts, model.now), model.interrupted(id, a, interrupts)];
   },
 });
 const deadLetterCall: Call = {
@@ -558,9 +645,11 @@ const progressUpdate = fc.record({
 }).map((update) => Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)) as ProgressUpdate);
 
 const outcome = fc.oneof(
-  fc.constantFrom(completeCall(), completeCall(), completeCall(), completeCall(), completeCall(), completeCall(), completeCall(), completeCall(true)),
-  fc.record({ retryable: fc.boolean(), unreachable: fc.constantFrom(false, false, true) }).map(({ retryable, unreachable }) => failCall(retryable, unreachable)),
-  fc.constant(failCall(true, false, true)),
+  { arbitrary: fc.constantFrom(completeCall(), completeCall(), completeCall(), completeCall(), completeCall(), completeCall(), completeCall(), completeCall(true)), weight: 6 },
+  { arbitrary: fc.record({ retryable: fc.boolean(), unreachable: fc.constantFrom(false, false, true) }).map(({ retryable, unreachable }) => failCall(retryable, unreachable)), weight: 6 },
+  { arbitrary: fc.constant(failCall(true, false, true)), weight: 3 },
+  { arbitrary: fc.constant(failCall(true, false, false, true)), weight: 3 },
+  { arbitrary: fc.constantFrom(interruptedCall(1), interruptedCall(2), interruptedCall(2), interruptedCall(2, false)), weight: 4 },
 );
 
 const claim = fc.record({ ...target_, duplicate: fc.boolean() }).map(({ duplicate, ...args }) => attemptOp(duplicate ? ["running"] : ["dispatched"], claimCall, args));
@@ -570,17 +659,24 @@ const deadLetter = fc.record(target_).map((args) => attemptOp(["dispatched", "ru
 const reconcile = fc.record({ ...target_, huge: fc.constantFrom(false, false, false, true) }).map(({ huge, ...args }) => attemptOp(["running", "delayed"], reconcileCall(huge), args));
 
 /**
- * What a consumer and a run follower do with a dispatched attempt: claim it, report, and end it;
- * or die, leaving the lease to expire; or run for JOB_TIMEOUT_SECONDS (give or take 1 ms, the
- * follower heartbeating all along) until the cron sweep finds it. Each call is a step of its own.
+ * What a consumer and a run follower do with a dispatched attempt: claim it, report, and end it
+ * (completed, failed, interrupted); or die, leaving the lease to expire; or run for
+ * JOB_TIMEOUT_SECONDS (give or take 1 ms, the follower heartbeating all along) until the cron
+ * sweep finds it; or, for a job with a timeoutSeconds, run past that (its last heartbeat 10 s
+ * before, or 30 s: the lease lapsing at the deadline itself) until the timers, the real alarm
+ * handler or the sweep find it. Each call is a step of its own.
  */
-type Ending = { call: Call; dt: number } | { long: number } | null;
+type Ending = { call: Call; dt: number } | { long: number } | { ownTimeout: number; beat: number; then: "timers" | "alarm" | "sweep" } | null;
 const ending: fc.Arbitrary<Ending> = fc.oneof(
   { arbitrary: fc.record({ call: outcome, dt: fc.constantFrom(0, 10, 1000, 20_000) }), weight: 6 },
   { arbitrary: fc.constant(null), weight: 1 },
   { arbitrary: fc.record({ long: fc.constantFrom(-1, 0, 1) }), weight: 1 },
+  { arbitrary: fc.record({ ownTimeout: fc.constantFrom(-1, 0, 1), beat: fc.constantFrom(10_000, 30_000), then: fc.constantFrom<"timers" | "alarm" | "sweep">("timers", "alarm", "sweep") }), weight: 2 },
 );
-const endingLabel = (end: Ending) => (end === null ? "follower dies" : "long" in end ? `runs until the timeout ${end.long}ms` : end.call.label);
+const endingLabel = (end: Ending) => end === null ? "follower dies"
+  : "long" in end ? `runs until the timeout ${end.long}ms`
+  : "ownTimeout" in end ? `runs past its own timeout ${end.ownTimeout}ms (last beat ${end.beat / 1000}s before), then ${end.then}`
+  : end.call.label;
 
 const work = fc.record({
   n: fc.nat(),
@@ -602,51 +698,179 @@ const work = fc.record({
     await sweepStep(model, h);
     return;
   }
+  if ("ownTimeout" in end) {
+    const deadline = job.deadline;
+    // The model's job, moved on by the calls above.
+    if ((job.state as State) !== "running" || job.attempt !== attempt || deadline === null) return;
+    if (deadline - end.beat > model.now) {
+      model.now = deadline - end.beat;
+      await callStep(model, h, reportCall({}), id, attempt);
+    }
+    model.now = Math.max(model.now, deadline + end.ownTimeout);
+    await (end.then === "sweep" ? sweepStep : end.then === "alarm" ? realAlarmStep : timersStep)(model, h);
+    return;
+  }
   model.now += end.dt;
   await callStep(model, h, end.call, id, attempt);
 }));
 
+/** A body as the coordinator's RPC is sent it: no key whose value is undefined. */
+const defined = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+
 async function enqueueBoth(model: CoordinatorModel, h: Harness, id: string, body: Body, prio: Priority, maxRetries: number): Promise<void> {
-  await step(model, h, `enqueue ${id} ${prio} ${body.type} ${JSON.stringify(body.payload)} maxRetries=${maxRetries}`, async () => {
+  const { type: _type, payload: _payload, ...rest } = body;
+  await step(model, h, `enqueue ${id} ${prio} ${body.type} ${JSON.stringify(body.payload)} maxRetries=${maxRetries}${Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : ""}`, async () => {
     if (!h.ids.includes(id)) h.ids.push(id);
-    const actual = await h.stub.enqueue({ id, type: body.type, payload: body.payload, priority: prio, maxRetries }, model.now);
+    const actual = await h.stub.enqueue({ id, ...body, priority: prio, maxRetries }, model.now);
     const expected = model.enqueue(id, body, prio, maxRetries);
     if (expected.ok && expected.created) h.bodies.set(id, body);
     answer("enqueue answer", actual, expected);
+    // Full means every place taken, by jobs waiting for their thread and interrupted ones too.
+    const active = h.prev.rows.filter((row) => ACTIVE.includes(row.state as State)).length;
+    if (!actual.ok && actual.code === "QUEUE_FULL") ensure(active >= CONFIG.capacity, () => `QUEUE_FULL with ${active} active jobs, capacity ${CONFIG.capacity}`);
     return { unchanged: !(expected.ok && expected.created), note: JSON.stringify(expected) };
   });
 }
 
-const enqueueNew = fc.record({ prio: priority, maxRetries: fc.integer({ min: 0, max: 3 }), type: fc.constantFrom(...TYPES), v: fc.nat(3), count: fc.constantFrom(1, 1, 1, 1, 1, 1, 3, 12) })
-  .map(({ prio, maxRetries, type, v, count }) => op(`enqueue ${count} new (${prio}, ${type}, maxRetries ${maxRetries})`, async (model, h) => {
+/** Client-chosen LangGraph threads (UUIDs, as the API requires): few, so that their jobs queue up behind each other. */
+const THREADS = ["3f0c8a52-7d1e-4b6a-9c2f-5e8d1a000001", "3f0c8a52-7d1e-4b6a-9c2f-5e8d1a000002", "3f0c8a52-7d1e-4b6a-9c2f-5e8d1a000003"];
+const threadName = (thread: string | undefined) => (thread === undefined ? "own thread" : `thread T${THREADS.indexOf(thread) + 1}`);
+/** A job's own time limits: one second (the lease outlives it), 20 s, 45 s (a heartbeat needed), and JOB_TIMEOUT_SECONDS itself. */
+const TIMEOUTS = [1, 20, 45, 3600];
+const RUN_OPTIONS: Body[] = [
+  { type: "data_sync", payload: {}, config: { configurable: { model: "m1", temperature: 0 }, tags: ["a"] } },
+  { type: "data_sync", payload: {}, context: { user: "u1" }, metadata: { source: "model-test" } },
+];
+const runOptionsPart = ({ config, context, metadata }: Body) => defined({ config, context, metadata });
+
+const enqueueNew = fc.record({
+  prio: priority, maxRetries: fc.integer({ min: 0, max: 3 }), type: fc.constantFrom(...TYPES), v: fc.nat(3), count: fc.constantFrom(1, 1, 1, 1, 1, 1, 3, 12),
+  thread: fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary: fc.constantFrom(...THREADS), weight: 2 }),
+  timeoutSeconds: fc.oneof({ arbitrary: fc.constant(undefined), weight: 2 }, { arbitrary: fc.constantFrom(...TIMEOUTS), weight: 1 }),
+  options: rarely(fc.constantFrom(...RUN_OPTIONS.map(runOptionsPart))),
+  assistantId: rarely(fc.constantFrom("agent_a", "agent_b")),
+}).map(({ prio, maxRetries, type, v, count, thread, timeoutSeconds, options, assistantId }) =>
+  op(`enqueue ${count} new (${prio}, ${type}, maxRetries ${maxRetries}, ${threadName(thread)}${timeoutSeconds ? `, timeout ${timeoutSeconds}s` : ""}${options ? ", run options" : ""}${assistantId ? `, ${assistantId}` : ""})`, async (model, h) => {
     for (let i = 0; i < count; i++) {
       const id = `j${h.ids.length}`;
-      await enqueueBoth(model, h, id, { type, payload: { item: id, v } }, prio, maxRetries);
+      await enqueueBoth(model, h, id, defined({ type, payload: { item: id, v }, threadId: thread, timeoutSeconds, assistantId, ...options }), prio, maxRetries);
     }
   }));
 
-/** The same id again: the same body (keys reordered: still the same), or another one. */
-const enqueueAgain = fc.record({ n: fc.nat(), sameBody: fc.boolean(), prio: priority, maxRetries: fc.integer({ min: 0, max: 3 }) })
-  .map(({ n, sameBody, prio, maxRetries }) => op(`enqueue again (#${n}, ${sameBody ? "same body" : "other body"}, ${prio})`, async (model, h) => {
+/**
+ * The same id again: the same body (keys reordered, or its type named as its assistant: still
+ * the same), or one that differs in one thing: payload, type, thread, assistant, run options, timeout.
+ */
+const CHANGES = ["same", "same", "same assistant named", "payload", "type", "thread", "assistant", "run options", "timeout"] as const;
+const enqueueAgain = fc.record({ n: fc.nat(), change: fc.constantFrom(...CHANGES), prio: priority, maxRetries: fc.integer({ min: 0, max: 3 }) })
+  .map(({ n, change, prio, maxRetries }) => op(`enqueue again (#${n}, ${change.startsWith("same") ? change : `other ${change}`}, ${prio})`, async (model, h) => {
     const id = h.ids[n % Math.max(1, h.ids.length)] ?? "j0";
     const last = h.bodies.get(id) ?? { type: "data_sync" as JobType, payload: { item: id, v: 0 } };
-    const body: Body = sameBody
-      ? { type: last.type, payload: Object.fromEntries(Object.entries(last.payload).reverse()) }
-      : n % 2 === 0 ? { type: last.type, payload: { ...last.payload, v: Number(last.payload.v) + 1 } } : { type: TYPES[(TYPES.indexOf(last.type) + 1) % 4]!, payload: last.payload };
-    if (!sameBody && bodyKey(body) === bodyKey(last)) throw new Error("test bug: the other body is the same");
+    const reversed = <T extends object>(value: T) => Object.fromEntries(Object.entries(value).reverse()) as T;
+    const body: Body = defined(
+      change === "same" ? { ...last, payload: reversed(last.payload), ...(last.config && { config: reversed(last.config) }) }
+      : change === "same assistant named" ? { ...last, assistantId: last.assistantId ?? last.type }
+      : change === "payload" ? { ...last, payload: { ...last.payload, v: Number(last.payload.v) + 1 } }
+      : change === "type" ? { ...last, type: TYPES[(TYPES.indexOf(last.type) + 1) % TYPES.length]! }
+      : change === "thread" ? { ...last, threadId: last.threadId === undefined ? THREADS[n % THREADS.length] : n % 2 === 0 ? undefined : THREADS[(THREADS.indexOf(last.threadId) + 1) % THREADS.length] }
+      : change === "assistant" ? { ...last, assistantId: (last.assistantId ?? last.type) === "agent_a" ? "agent_b" : "agent_a" }
+      : change === "run options" ? { ...last, context: last.context === undefined ? { user: "u2" } : undefined }
+      : { ...last, timeoutSeconds: last.timeoutSeconds === undefined ? 20 : last.timeoutSeconds + 1 });
+    if (change.startsWith("same") !== (bodyKey(body) === bodyKey(last))) throw new Error(`test bug: ${change}, but the bodies are ${bodyKey(body) === bodyKey(last) ? "the same" : "not"}`);
     await enqueueBoth(model, h, id, body, prio, maxRetries);
   }));
 
 const cancel = fc.record({ n: fc.nat(), live: fc.boolean(), dt }).map(({ n, live, dt }) => op(`cancel(${live ? "live" : "any"} #${n})`, (model, h) =>
   step(model, h, "cancel", async () => {
     model.now += dt;
-    const id = live ? target(model, n, ["queued", "delayed", "dispatched", "running"])?.id ?? "ghost" : h.ids[n % Math.max(1, h.ids.length)] ?? "ghost";
+    const id = live ? target(model, n, [...ACTIVE])?.id ?? "ghost" : h.ids[n % Math.max(1, h.ids.length)] ?? "ghost";
     const actual = await h.stub.cancel(id, model.now);
     const expected = model.cancel(id);
     answer("cancel answer", actual, expected);
     // Cancelling a cancelled job answers ok, and changes nothing.
     return { unchanged: !expected.ok || expected.data.previousStatus === "cancelled", note: `${id} ${JSON.stringify(expected)}` };
   })));
+
+/** A running attempt's run stops at the graph's interrupt(), with one question or two. */
+const interrupt = fc.record({ ...target_, count: fc.constantFrom<1 | 2>(1, 2), hexIds: fc.constantFrom(true, true, false) })
+  .map(({ count, hexIds, ...args }) => attemptOp(["running"], interruptedCall(count, hexIds), args));
+
+/**
+ * How a client answers an interrupted job: a plain value (a text, an object whose keys are no
+ * interrupt ids, null, an array, an empty object, one over the 1 KiB a history entry shows), or
+ * a map by interrupt id: of all pending ones, of the first only, of one not pending (an id as
+ * LangGraph makes them), or of the pending ones and another key (a plain one, or an id not pending).
+ */
+const ANSWERS = ["text", "object", "all", "all", "first", "not pending", "plain key", "with a plain key", "with an id not pending", "empty", "null", "array", "big"] as const;
+const NOT_PENDING = "0123456789abcdef0123456789abcdef";
+function answerTo(kind: (typeof ANSWERS)[number], pending: readonly PendingInterrupt[]): JsonValue {
+  const ids = pending.map((interrupt) => interrupt.id);
+  const all = Object.fromEntries(ids.map((id, i) => [id, { approved: i % 2 === 0 }]));
+  switch (kind) {
+    case "text": return "approved";
+    case "object": return { approved: true, note: "looks good" };
+    case "all": return all;
+    case "first": return { [ids[0] ?? NOT_PENDING]: "yes" };
+    case "not pending": return { [NOT_PENDING]: "yes" };
+    case "plain key": return { "i-not-pending": "yes" };
+    case "with a plain key": return { ...all, note: "no" };
+    case "with an id not pending": return { ...all, [NOT_PENDING]: "no" };
+    case "empty": return {};
+    case "null": return null;
+    case "array": return ids;
+    case "big": return { text: "x".repeat(1500) };
+  }
+}
+const resume = fc.record({ n: fc.nat(), of: fc.constantFrom("interrupted", "interrupted", "interrupted", "interrupted", "any", "ghost"), kind: fc.constantFrom(...ANSWERS), dt })
+  .map(({ n, of, kind, dt }) => op(`resume(${of} #${n}, ${kind})`, (model, h) => step(model, h, `resume (${kind})`, async () => {
+    model.now += dt;
+    const job = of === "ghost" ? undefined : of === "interrupted" ? target(model, n, ["interrupted"]) : model.jobs.get(h.ids[n % Math.max(1, h.ids.length)] ?? "ghost");
+    const id = job?.id ?? "ghost";
+    const value = answerTo(kind, job?.interrupts ?? []);
+    const actual = await h.stub.resume(id, value, model.now);
+    const expected = model.resume(id, value);
+    answer("resume answer", actual, expected);
+    return { unchanged: !expected.ok, note: `${id} ${JSON.stringify(value)?.slice(0, 80)} → ${JSON.stringify(expected)}` };
+  })));
+
+/**
+ * A human in the loop: a dispatched attempt is claimed, and its run stops at an interrupt (one
+ * question or two); a while later the client answers (well or not); the next attempt, if one is
+ * dispatched, is claimed (carrying the answer) and ends as any run does.
+ */
+const approval = fc.record({
+  n: fc.nat(), count: fc.constantFrom<1 | 2>(1, 2, 2), kind: fc.constantFrom(...ANSWERS), wait: fc.constantFrom(0, 1000, HOUR), end: outcome,
+}).map(({ n, count, kind, wait, end }) => op(`approval(dispatched #${n}, ${count} interrupts, answered after ${wait}ms with ${kind}, then ${end.label})`, async (model, h) => {
+  const job = target(model, n, ["dispatched"]);
+  if (!job || job.state !== "dispatched") return;
+  if (!(await callStep(model, h, claimCall, job.id, job.attempt))) return;
+  if (!(await callStep(model, h, interruptedCall(count), job.id, job.attempt))) return;
+  model.now += wait;
+  await step(model, h, `resume (${kind})`, async () => {
+    const value = answerTo(kind, job.interrupts ?? []);
+    const actual = await h.stub.resume(job.id, value, model.now);
+    const expected = model.resume(job.id, value);
+    answer("resume answer", actual, expected);
+    return { unchanged: !expected.ok, note: `${job.id} ${JSON.stringify(value)?.slice(0, 80)} → ${JSON.stringify(expected)}` };
+  });
+  if ((job.state as State) !== "dispatched") return;
+  if (await callStep(model, h, claimCall, job.id, job.attempt)) await callStep(model, h, end, job.id, job.attempt);
+}));
+
+/** The real alarm handler at the model's clock (it reads `Date.now()`: pinned to it). */
+async function realAlarm(model: CoordinatorModel, h: Harness): Promise<{ unchanged: boolean; alarmFired: boolean }> {
+  const clock = vi.spyOn(Date, "now").mockReturnValue(model.now);
+  let ran: boolean;
+  try {
+    ran = await runDurableObjectAlarm(h.stub);
+  } finally {
+    clock.mockRestore();
+  }
+  ensure(ran || model.nextTimer() === null, () => `no alarm set, the model's next timer ${model.nextTimer()}`);
+  if (ran) model.runTimers();
+  return { unchanged: !ran, alarmFired: ran };
+}
+const realAlarmStep = (model: CoordinatorModel, h: Harness) => step(model, h, "alarm (real handler)", () => realAlarm(model, h));
 
 /**
  * An alarm: at the next timer (on time, a millisecond early or late) or now. Through `runTimers`,
@@ -662,16 +886,7 @@ const alarm = fc.record({ when: fc.constantFrom("next", "next", "next", "early",
         model.runTimers();
         return { unchanged: false };
       }
-      const clock = vi.spyOn(Date, "now").mockReturnValue(model.now);
-      let ran: boolean;
-      try {
-        ran = await runDurableObjectAlarm(h.stub);
-      } finally {
-        clock.mockRestore();
-      }
-      ensure(ran || model.nextTimer() === null, () => `no alarm set, the model's next timer ${model.nextTimer()}`);
-      if (ran) model.runTimers();
-      return { unchanged: !ran, alarmFired: ran };
+      return realAlarm(model, h);
     })));
 
 const sweepStep = (model: CoordinatorModel, h: Harness) => step(model, h, "sweep", async () => {
@@ -696,19 +911,25 @@ const advance = fc.constantFrom(1, 150, 1000, 10_000, 29_999, 30_000, 45_000, 60
   })));
 
 /**
- * Time moves to an instant where something changes: the next timer, a run's timeout, an outage's
- * end of patience, or a millisecond either side; then maybe the cron sweep or the alarm runs.
+ * Time moves to an instant where something changes: the next timer, a run's timeout (the queue's
+ * or its job's own), an outage's end of patience, an interrupt's, or a millisecond either side;
+ * then maybe the cron sweep, the timers or the real alarm handler runs.
  */
-const advanceTo = fc.record({ to: fc.constantFrom("timer", "runTimeout", "outageTimeout"), delta: fc.constantFrom(-1, 0, 1), then: fc.constantFrom("nothing", "sweep", "timers") })
-  .map(({ to, delta, then }) => op(`advance to ${to}${delta ? ` ${delta > 0 ? "+" : ""}${delta}ms` : ""}, then ${then}`, async (model, h) => {
-    await step(model, h, `advance to ${to} ${delta}`, async () => {
-      const at = to === "timer" ? model.nextTimer() : model.deadlines()[to as "runTimeout" | "outageTimeout"];
-      if (at !== null) model.now = Math.max(model.now, at + delta);
-      return { unchanged: true };
-    });
-    if (then === "sweep") await sweepStep(model, h);
-    if (then === "timers") await timersStep(model, h);
-  }));
+type Instant = "timer" | "runTimeout" | "outageTimeout" | "ownTimeout" | "interruptTimeout";
+const advanceTo = fc.record({
+  to: fc.constantFrom<Instant>("timer", "timer", "runTimeout", "outageTimeout", "ownTimeout", "ownTimeout", "interruptTimeout"),
+  delta: fc.constantFrom(-1, 0, 1),
+  then: fc.constantFrom("nothing", "sweep", "timers", "timers", "alarm"),
+}).map(({ to, delta, then }) => op(`advance to ${to}${delta ? ` ${delta > 0 ? "+" : ""}${delta}ms` : ""}, then ${then}`, async (model, h) => {
+  await step(model, h, `advance to ${to} ${delta}`, async () => {
+    const at = to === "timer" ? model.nextTimer() : model.deadlines()[to];
+    if (at !== null) model.now = Math.max(model.now, at + delta);
+    return { unchanged: true };
+  });
+  if (then === "sweep") await sweepStep(model, h);
+  if (then === "timers") await timersStep(model, h);
+  if (then === "alarm") await realAlarmStep(model, h);
+}));
 
 /**
  * LangGraph stays down: at each probe (the next timer) every dispatched attempt is claimed and
@@ -745,6 +966,9 @@ const operations = fc.oneof(
   { arbitrary: claim, weight: 5 },
   { arbitrary: report, weight: 4 },
   { arbitrary: finish, weight: 6 },
+  { arbitrary: interrupt, weight: 3 },
+  { arbitrary: resume, weight: 4 },
+  { arbitrary: approval, weight: 5 },
   { arbitrary: deadLetter, weight: 2 },
   { arbitrary: reconcile, weight: 2 },
   { arbitrary: alarm, weight: 12 },
@@ -805,6 +1029,7 @@ describe("the coordinator against its reference model", () => {
       const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
       throw new Error(`${fc.defaultReportMessage(details)}\n\n${cause}\n\nReplay: ${replay}\n\nSteps of the shrunk failing sequence:\n${failingTrace.join("\n")}`);
     }
-    console.info(`coordinator model: ${details.numRuns} sequences, ${totalSteps} steps in ${Math.round((Date.now() - started) / 1000)} s`);
+    console.info(`coordinator model: ${details.numRuns} sequences, ${totalSteps} steps in ${Math.round((Date.now() - started) / 1000)} s, 0 disagreements`);
+    console.info(`  events and refusals: ${[...tally].sort(([a], [b]) => (a < b ? -1 : 1)).map(([what, n]) => `${what} ${n}`).join(", ")}`);
   });
 });
