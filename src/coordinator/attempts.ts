@@ -48,7 +48,7 @@ export class Attempts {
       ok: true,
       messages: [],
       data: {
-        jobId, queueName: this.host.queueName, type: claimed.type, assistantId: claimed.assistant_id ?? claimed.type,
+        jobId, queueName: this.host.queueName, jobKey: followerName(this.host.queueName, claimed), type: claimed.type, assistantId: claimed.assistant_id ?? claimed.type,
         payloadJson: claimed.payload, runOptionsJson: claimed.run_options, sharedThread: claimed.shared_thread === 1,
         resumeJson: claimed.resume, attempt,
         retryCount: claimed.retry_count, threadId: claimed.thread_id!, firstRun: job!.started_at_ms === null,
@@ -70,6 +70,8 @@ export class Attempts {
     if (update.progress !== undefined) change.progress = Math.max(0, Math.min(100, Math.round(update.progress)));
     if (update.currentStep !== undefined) change.current_step = update.currentStep;
     if (update.runId !== undefined) change.run_id = update.runId;
+    // The job has a run: whatever held its thread is gone.
+    if (update.runId !== undefined && job!.busy_since_ms !== null) change.busy_since_ms = null;
     // A run found going after an outage (not one started since) may be one LangGraph lost, while it stays the job's.
     if (update.rejoined && update.runId !== undefined && job!.outage_since_ms !== null) change.outage_run_id = update.runId;
     // A thread the client chose is the conversation's: it is never swapped for a copy.

@@ -53,7 +53,7 @@ export function enqueueJobs(
       expires_at_ms: null, outage_since_ms: null, deliveries: 0, stalls: 0, result_ref: null, outage_run_id: null,
       assistant_id: job.assistantId ?? job.type, run_options: runOptions === null ? null : JSON.stringify(runOptions),
       shared_thread: job.threadId === undefined ? 0 : 1, timeout_ms: job.timeoutSeconds === undefined ? null : job.timeoutSeconds * 1000,
-      deadline_ms: null, interrupts: null, resume: null,
+      deadline_ms: null, interrupts: null, resume: null, busy_since_ms: null,
     };
     const detail = { priority: row.priority, type: row.type, ...(job.threadId !== undefined && { threadId: job.threadId }), ...(waiting && { waitingForThread: true }) };
     inserted.set(job.id, store.insert(row, jobEvent(host, row, "queued", now, detail)));

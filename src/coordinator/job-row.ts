@@ -53,6 +53,8 @@ export type JobRow = {
   interrupts: string | null;
   /** The answer of the last resume (a ResumeAnswer as JSON text), until the job is interrupted again. */
   resume: string | null;
+  /** Since when LangGraph has refused the job's run because another run holds its thread; cleared once it has a run. */
+  busy_since_ms: number | null;
 };
 
 /** One entry of a job's history. */
@@ -85,11 +87,11 @@ export const UPDATABLE = new Set<keyof Mutable>([
   "state", "attempt", "retry_count", "progress", "current_step", "thread_id", "run_id",
   "result", "error", "started_at_ms", "attempt_started_at_ms", "ended_at_ms", "next_retry_at_ms",
   "lease_until_ms", "expires_at_ms", "outage_since_ms", "deliveries", "stalls", "result_ref", "outage_run_id",
-  "deadline_ms", "interrupts", "resume",
+  "deadline_ms", "interrupts", "resume", "busy_since_ms",
 ]);
 
 /** The states a deadline belongs to (`deadline_ms`): leaving them clears it. */
 export const HAS_DEADLINE: ReadonlySet<JobState> = new Set(["running", "interrupted"]);
 
 /** Every column but the history, which only `events` reads. */
-export const JOB = "id, seq, type, payload, priority, score, state, attempt, retry_count, max_retries, progress, current_step, thread_id, run_id, result, error, enqueued_at_ms, started_at_ms, attempt_started_at_ms, ended_at_ms, next_retry_at_ms, lease_until_ms, expires_at_ms, outage_since_ms, deliveries, stalls, result_ref, outage_run_id, assistant_id, run_options, shared_thread, timeout_ms, deadline_ms, interrupts, resume";
+export const JOB = "id, seq, type, payload, priority, score, state, attempt, retry_count, max_retries, progress, current_step, thread_id, run_id, result, error, enqueued_at_ms, started_at_ms, attempt_started_at_ms, ended_at_ms, next_retry_at_ms, lease_until_ms, expires_at_ms, outage_since_ms, deliveries, stalls, result_ref, outage_run_id, assistant_id, run_options, shared_thread, timeout_ms, deadline_ms, interrupts, resume, busy_since_ms";

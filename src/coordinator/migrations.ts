@@ -138,7 +138,8 @@ export const MIGRATIONS: Record<number, string> = {
   // Issue #14, LangGraph-native jobs: the assistant and run options a job's runs are created with;
   // threads a client chose (their jobs take turns: jobs_thread finds who is next); a job's own
   // time limit; deadlines (a running attempt's timeout, an interrupt's wait) under one index,
-  // which also lists interrupted jobs; an interrupt's questions and the answer that resumes it.
+  // which also lists interrupted jobs; an interrupt's questions and the answer that resumes it; since when LangGraph has found the
+  // job's thread busy with a run not its own.
   8: `
     ALTER TABLE jobs ADD COLUMN assistant_id TEXT;
     ALTER TABLE jobs ADD COLUMN run_options TEXT;
@@ -147,6 +148,7 @@ export const MIGRATIONS: Record<number, string> = {
     ALTER TABLE jobs ADD COLUMN deadline_ms INTEGER;
     ALTER TABLE jobs ADD COLUMN interrupts TEXT;
     ALTER TABLE jobs ADD COLUMN resume TEXT;
+    ALTER TABLE jobs ADD COLUMN busy_since_ms INTEGER;
     CREATE INDEX jobs_deadline ON jobs (deadline_ms) WHERE deadline_ms IS NOT NULL;
     CREATE INDEX jobs_thread ON jobs (thread_id, seq) WHERE shared_thread = 1 AND ended_at_ms IS NULL;
   `,

@@ -78,13 +78,14 @@ export interface PendingInterrupt {
 }
 
 /**
- * What a resume answered: the value, and the ids of the interrupts pending when it was given.
- * Only while one of those is still pending does a run carry the value: once the resumed run
- * stopped at a new interrupt (new ids), an attempt that did not hear of it must not answer it.
+ * What a resume answered, and its id. The run that carries the value names the id in its
+ * metadata, so that the answer is delivered once: an attempt that finds a run of the job with
+ * that id knows the answer was taken, whatever happened next (a new question, even one with the
+ * same interrupt id, must never get the old answer).
  */
 export interface ResumeAnswer {
+  id: string;
   value: JsonValue;
-  interruptIds: string[];
 }
 
 /** Which jobs `list` returns: one status (or all), a page of `limit` after `cursor`. */
@@ -104,6 +105,11 @@ export interface JobMessage {
 export interface FollowTask {
   queueName: string;
   jobId: string;
+  /**
+   * The job's record, unique for ever (`<queue>:<seq>`, followerName): its runs carry it in their
+   * metadata, which tells them from the runs of another record with the same id on the same thread.
+   */
+  jobKey: string;
   attempt: number;
   threadId: string;
   type: JobType;
@@ -115,8 +121,8 @@ export interface FollowTask {
   /** A thread the client chose: it is never replaced by a copy, even if LangGraph loses a run on it. */
   sharedThread: boolean;
   /**
-   * The job's last resume (a ResumeAnswer as JSON text), once it was resumed: while its
-   * interrupts are still pending, the attempt's run continues the thread with `command: {resume}`.
+   * The job's last resume (a ResumeAnswer as JSON text), once it was resumed: until a run took
+   * it, the attempt's run continues the thread with `command: {resume}`.
    */
   resumeJson: string | null;
   firstRun: boolean;
@@ -185,7 +191,8 @@ export interface AttemptFailure {
   ours?: boolean;
   /**
    * LangGraph refused the run because another run holds the thread (one started outside the
-   * queue, or one still being cancelled): not the job's fault, waited out like a stall.
+   * queue, or the run of the thread's previous job, still stopping): not the job's fault, waited
+   * out without spending a retry, up to JOB_TIMEOUT_SECONDS.
    */
   threadBusy?: boolean;
 }

@@ -58,29 +58,37 @@ export class Transitions {
     }, jobEvent(this.host, job, "interrupted", now, { interrupts: interrupts.map(({ id, node }) => ({ id, node })) }));
   }
 
-  /** A resume answered the interrupts: the job goes back to the queue, its next run continues the thread with the value. */
+  /**
+   * A resume answered the interrupts: the job goes back to the queue, its next run continues the
+   * thread with the value. The run that stopped at the interrupt is no longer the job's current
+   * one (it succeeded: the sweep must not take its state for the job's result).
+   */
   resume(job: JobRow, value: JsonValue, now: number): void {
-    const interruptIds = (JSON.parse(job.interrupts ?? "[]") as PendingInterrupt[]).map((interrupt) => interrupt.id);
+    const answer: ResumeAnswer = { id: crypto.randomUUID(), value };
     const valueJson = JSON.stringify(value);
     const shown = valueJson.length <= 1024 ? { value } : { valueBytes: valueJson.length };
-    this.host.store.update(job, { state: "queued", interrupts: null, resume: JSON.stringify({ value, interruptIds } satisfies ResumeAnswer) },
-      jobEvent(this.host, job, "resumed", now, shown));
+    this.host.store.update(job, { state: "queued", interrupts: null, resume: JSON.stringify(answer), run_id: null, outage_run_id: null },
+      jobEvent(this.host, job, "resumed", now, { resumeId: answer.id, ...shown }));
   }
 
   /**
-   * Puts a job whose attempt found LangGraph unreachable back in the queue, schedules a retry,
-   * or fails the job for good; returns the state it is left in. `update` goes along with the
-   * change (what the attempt showed of LangGraph).
+   * Puts a job whose attempt found LangGraph unreachable, or its thread busy, back in the queue,
+   * schedules a retry, or fails the job for good; returns the state it is left in. `update` goes
+   * along with the change (what the attempt showed of LangGraph).
    */
   failAttempt(job: JobRow, failure: AttemptFailure, now: number, update: JobUpdate = {}): JobState {
     const { store, config } = this.host;
-    if (failure.threadBusy && job.stalls < MAX_STALLS) {
-      // Another run holds the thread: wait for it without spending a retry, as for a stall.
-      const nextRetryAtMs = now + backoffDelayMs(job.stalls + 1, { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs });
-      store.update(job, { ...update, state: "delayed", stalls: job.stalls + 1, next_retry_at_ms: nextRetryAtMs, lease_until_ms: null, error: failure.error },
-        jobEvent(this.host, job, "thread_busy", now, { error: failure.error, stalls: job.stalls + 1, nextRetryAt: toIso(nextRetryAtMs) }));
+    const busySinceMs = job.busy_since_ms ?? now;
+    if (failure.threadBusy && now - busySinceMs < config.jobTimeoutMs) {
+      // Another run holds the thread (the thread's previous job's, still stopping, or one started
+      // outside the queue): not the job's doing. Waited out without spending a retry, looking
+      // again after half the time waited so far (RETRY_BASE_MS at first, RETRY_MAX_MS at most).
+      const nextRetryAtMs = now + Math.min(config.retryMaxMs, Math.max(config.retryBaseMs, Math.round((now - busySinceMs) / 2)));
+      store.update(job, { ...update, state: "delayed", busy_since_ms: busySinceMs, next_retry_at_ms: nextRetryAtMs, lease_until_ms: null, error: failure.error },
+        jobEvent(this.host, job, "thread_busy", now, { error: failure.error, busySince: toIso(busySinceMs), nextRetryAt: toIso(nextRetryAtMs) }));
       return "delayed";
     }
+    if (failure.threadBusy) failure = { error: `the thread stayed busy for more than ${config.jobTimeoutMs / 1000}s: ${failure.error}`, retryable: false };
     if (failure.unreachable && answeredSince(store.circuit(), job.outage_since_ms)) {
       failure = { error: `${failure.error} (LangGraph answered other jobs meanwhile)`, retryable: true };
     } else if (failure.unreachable) {

@@ -8,6 +8,8 @@ import type { JobType, JsonObject } from "../jobs";
 
 export interface LangGraphJob {
   jobId: string;
+  /** The job's record, unique for ever (`<queue>:<seq>`): its runs carry it in their metadata. */
+  jobKey: string;
   queueName: string;
   type: JobType;
   /** The graph or assistant its runs are created with. */
@@ -15,7 +17,7 @@ export interface LangGraphJob {
   payload: JsonObject;
   /** The job's own config, context and metadata for its runs. */
   runOptions?: RunOptions;
-  /** The job's last resume: while an interrupt it answered is pending, the run continues the thread with its value. */
+  /** The job's last resume: until a run took it (its id in the run's metadata), the run continues the thread with its value. */
   resume?: ResumeAnswer;
   attempt: number;
   /** The job's LangGraph thread (platform flavour), the same for every attempt. */
@@ -33,11 +35,14 @@ export interface LangGraphJob {
 
 /** The job an attempt's task (a claim, or what the follower keeps) describes, its JSON texts parsed. */
 export function langGraphJobOf(task: Omit<FollowTask, "runId">): LangGraphJob {
+  // A task a follower kept from before a deploy may lack the fields added since: `!= null`, and defaults.
   return {
     ...task,
+    assistantId: task.assistantId ?? task.type,
+    jobKey: task.jobKey ?? `${task.queueName}:${task.jobId}`,
     payload: JSON.parse(task.payloadJson) as JsonObject,
-    ...(task.runOptionsJson !== null && { runOptions: JSON.parse(task.runOptionsJson) as RunOptions }),
-    ...(task.resumeJson !== null && { resume: JSON.parse(task.resumeJson) as ResumeAnswer }),
+    ...(task.runOptionsJson != null && { runOptions: JSON.parse(task.runOptionsJson) as RunOptions }),
+    ...(task.resumeJson != null && { resume: JSON.parse(task.resumeJson) as ResumeAnswer }),
   };
 }
 

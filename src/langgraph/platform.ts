@@ -1,14 +1,17 @@
 /**
  * The LangGraph Server API (LangGraph Platform, `langgraphjs dev`), through @langchain/langgraph-sdk.
  *
- * One thread per job (the coordinator picks its id at enqueue), so every attempt finds the same
- * thread. `start` is what a Queue consumer does, a few quick calls: a job's first attempt creates
- * the thread and its run in one request; a later attempt first looks at the thread's latest run:
- * one still going is followed again, never interrupted (it may be alive), one that succeeded is
- * the result (it finished while nobody listened), and after one that failed, a new run with
- * `input: null` resumes from the checkpoint, so finished nodes do not run again. `follow` is what
- * the run follower does for as long as the run lasts: it streams the run's events into progress,
- * and, after an outage, moves the job to a copy of its thread only once its run is proven lost.
+ * A job has a thread of its own (the coordinator picks its id at enqueue) or one the client chose
+ * (a conversation's, which other jobs use too), the same for every attempt; the job's runs are
+ * told apart by their metadata (`jobKey`). `start` is what a Queue consumer does, a few quick
+ * calls: a job's first attempt creates the run (and the thread, if need be) in one request; a
+ * resumed job's attempt delivers the answer once; a later attempt first looks at the job's latest
+ * run: one still going is followed again, never interrupted (it may be alive), one that succeeded
+ * is the result (it finished while nobody listened) or the interrupt it stopped at, and after one
+ * that failed, a new run with `input: null` resumes from the job's checkpoint, so finished nodes do
+ * not run again. `follow` is what the run follower does for as long as the run lasts: it streams
+ * the run's events into progress, and, after an outage, moves the job to a copy of its own thread
+ * only once its run is proven lost.
  */
 import { Client, type Run, type Thread } from "@langchain/langgraph-sdk";
 import { resultToReport, type PendingInterrupt } from "../coordinator/protocol";
@@ -26,6 +29,7 @@ const STREAM_MODES: ("updates" | "custom")[] = ["updates", "custom"];
  * hold a consumer, or outlast the attempt's lease.
  */
 const REQUEST_TIMEOUT_MS = 10_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Runs listed per request when looking for a job's runs on its thread. */
 const RUNS_PAGE = 100;
 /** How far a thread's runs are read: a conversation of 2,000 turns, far past any real one. */
@@ -65,16 +69,24 @@ export class PlatformClient implements LangGraphClient {
     const { threadId } = job;
     try {
       if (!job.firstRun) {
-        // With its graph, so that a thread LangGraph lost while keeping its checkpoints (the JS dev
-        // server killed mid-run) shows those checkpoints again.
-        await this.client.threads.create({ threadId, ifExists: "do_nothing", graphId: job.assistantId, metadata: { queueName: job.queueName, jobId: job.jobId } });
-        // Resumed: the answer goes to the interrupts it answered while one of them still waits.
-        // Once a run took it (the thread running, or stopped at new interrupts), a later attempt
-        // finds that run as any other, and never gives a new question the old answer.
-        if (job.resume && (await this.awaitsAnswer(threadId, job.resume.interruptIds))) {
-          return await this.createRun(job, { command: { resume: job.resume.value } });
+        // With its graph (an assistant's UUID is no graph), so that a thread LangGraph lost while
+        // keeping its checkpoints (the JS dev server killed mid-run) shows those checkpoints again.
+        const graphId = UUID.test(job.assistantId) ? undefined : job.assistantId;
+        await this.client.threads.create({ threadId, ifExists: "do_nothing", graphId, metadata: { queueName: job.queueName, jobId: job.jobId } });
+        const runs = await this.jobRuns(threadId, job);
+        // Resumed, and no run took the answer yet: it goes to the interrupt the job stopped at.
+        // Once a run took it, a later attempt finds that run as any other, and never gives a new
+        // question (a later interrupt, even one with the same id) the old answer.
+        const { resume } = job;
+        if (resume && !runs.some((run) => run.metadata?.resumeId === resume.id)) {
+          const thread = await this.client.threads.get(threadId);
+          if (thread.status === "interrupted") {
+            // A graph paused at a breakpoint (interruptBefore/After) has no interrupt to answer: it goes on from its checkpoint.
+            const asks = Object.values(thread.interrupts ?? {}).flat().length > 0;
+            return await this.createRun(job, asks ? { command: { resume: resume.value } } : { input: null }, { resumeId: resume.id });
+          }
         }
-        const latest = await this.latestRun(threadId, job.jobId);
+        const latest = runs[0];
         if (latest?.status === "success") return await this.finalState(threadId);
         // Still going: rejoined, whatever an earlier attempt met. It may be alive (its follower
         // died, or a call failed on the way); interrupting it would not stop a node that ignores
@@ -82,8 +94,8 @@ export class PlatformClient implements LangGraphClient {
         // the follower proves so (LostRunWatch) and only then moves the job.
         if (latest && ACTIVE.has(latest.status)) return { status: "started", runId: latest.run_id, rejoined: true };
         // After a failed run (or none: LangGraph may lose a run yet keep its checkpoints), resume
-        // from the checkpoint; with none, `input: null` would fail: start from the payload.
-        return await this.resume(job, latest !== undefined);
+        // from the job's checkpoint; with none, `input: null` would fail: start from the payload.
+        return await this.resume(job);
       }
       return await this.createRun(job, { input: job.payload });
     } catch (error) {
@@ -91,19 +103,16 @@ export class PlatformClient implements LangGraphClient {
     }
   }
 
-  /**
-   * A new run from the job's own checkpoint, or from the payload when the thread has none of the
-   * job's. `hadRun`: a run of the job is on the thread (it failed), so the newest checkpoint is its.
-   */
-  private async resume(job: LangGraphJob, hadRun: boolean): Promise<StartOutcome & { status: "started"; runId: string }> {
-    return this.createRun(job, { input: (await this.hasCheckpointOf(job, hadRun)) ? null : job.payload });
+  /** A new run from the job's own checkpoint, or from the payload when the thread has none of the job's. */
+  private async resume(job: LangGraphJob): Promise<StartOutcome & { status: "started"; runId: string }> {
+    return this.createRun(job, { input: (await this.hasCheckpointOf(job)) ? null : job.payload });
   }
 
   /**
    * One request: the thread is created with the run when it does not exist yet. The job's own
    * config, context and metadata go with it; the queue's metadata (which names the job's runs) wins.
    */
-  private async createRun(job: LangGraphJob, start: RunStart): Promise<StartOutcome & { status: "started"; runId: string }> {
+  private async createRun(job: LangGraphJob, start: RunStart, marks: { resumeId?: string } = {}): Promise<StartOutcome & { status: "started"; runId: string }> {
     const { config, context, metadata } = job.runOptions ?? {};
     const run = await this.client.runs.create(job.threadId, job.assistantId, {
       ...start,
@@ -112,7 +121,7 @@ export class PlatformClient implements LangGraphClient {
       ifNotExists: "create",
       multitaskStrategy: "reject",
       streamMode: STREAM_MODES,
-      metadata: { ...metadata, queueName: job.queueName, jobId: job.jobId, attempt: job.attempt },
+      metadata: { ...metadata, ...marks, queueName: job.queueName, jobId: job.jobId, jobKey: job.jobKey, attempt: job.attempt },
     });
     return { status: "started", runId: run.run_id };
   }
@@ -123,7 +132,7 @@ export class PlatformClient implements LangGraphClient {
       // A follow that moved the job to a copy of its thread died before it knew the copy's run:
       // the copy's run, if it got one, is the job's; with none, the next attempt resumes there.
       try {
-        const latest = await this.latestRun(job.threadId, job.jobId);
+        const [latest] = await this.jobRuns(job.threadId, job);
         if (!latest || !ACTIVE.has(latest.status)) return { status: "failed", error: `no LangGraph run going on thread ${job.threadId} to follow`, retryable: true };
         runId = latest.run_id;
       } catch (error) {
@@ -280,14 +289,6 @@ export class PlatformClient implements LangGraphClient {
     return { status: "completed", result: resultToReport(thread.values ?? null) };
   }
 
-  /** Whether the thread still waits at one of these interrupts. */
-  private async awaitsAnswer(threadId: string, interruptIds: string[]): Promise<boolean> {
-    const thread = await this.client.threads.get(threadId);
-    if (thread.status !== "interrupted") return false;
-    const pending = Object.values(thread.interrupts ?? {}).flat().map((interrupt) => interrupt.id);
-    return pending.some((id) => id !== undefined && interruptIds.includes(id));
-  }
-
   /**
    * The pending interrupts of a thread that stopped at `interrupt()`, each with the node that
    * asked. The thread's `interrupts` (by task id) are the pending ones: after a resume that
@@ -311,18 +312,19 @@ export class PlatformClient implements LangGraphClient {
   }
 
   /**
-   * The newest run of the job on its thread: a thread a client chose has other jobs' runs too,
-   * told apart by the metadata the queue gives every run. Servers differ in the order they list
-   * runs (the JS dev server: oldest first), so every page is read, and sorted here.
+   * The job's runs on its thread, newest first: a thread a client chose has other jobs' runs too
+   * (and an id enqueued again after its record expired is another job), told apart by the
+   * metadata the queue gives every run. Servers differ in the order they list runs (the JS dev
+   * server: oldest first), so every page is read, and sorted here.
    */
-  private async latestRun(threadId: string, jobId: string): Promise<Run | undefined> {
+  private async jobRuns(threadId: string, job: LangGraphJob): Promise<Run[]> {
     const mine: Run[] = [];
     for (let page = 0; page < MAX_RUN_PAGES; page++) {
       const runs = await this.client.runs.list(threadId, { limit: RUNS_PAGE, offset: page * RUNS_PAGE });
-      mine.push(...runs.filter((run) => run.metadata?.jobId === jobId));
+      mine.push(...runs.filter((run) => isJobs(run.metadata, job)));
       if (runs.length < RUNS_PAGE) break;
     }
-    return mine.sort((a, b) => b.created_at.localeCompare(a.created_at))[0];
+    return mine.sort((a, b) => b.created_at.localeCompare(a.created_at));
   }
 
   private async hasCheckpoint(threadId: string): Promise<boolean> {
@@ -332,14 +334,14 @@ export class PlatformClient implements LangGraphClient {
   /**
    * Whether the thread's newest checkpoint is the job's own: then a new run continues from it.
    * A thread of its own has only the job's (LangGraph may lose a run yet keep its checkpoints).
-   * On a thread the client chose, a checkpoint left by an earlier job is where this job's first
-   * run starts from, with its payload as input; the job's own is one of its run, or one that
-   * carries its id (a run's metadata goes on its checkpoints).
+   * On a thread the client chose, the checkpoint says whose it is (a run's metadata goes on its
+   * checkpoints): one left by an earlier job, or none of this job's yet (its run failed before
+   * writing one), is where this job starts from, with its payload as input.
    */
-  private async hasCheckpointOf(job: LangGraphJob, hadRun: boolean): Promise<boolean> {
+  private async hasCheckpointOf(job: LangGraphJob): Promise<boolean> {
     const state = await this.client.threads.getState(job.threadId);
     if (!state.checkpoint?.checkpoint_id) return false;
-    return !job.sharedThread || hadRun || state.metadata?.jobId === job.jobId;
+    return !job.sharedThread || isJobs(state.metadata, job);
   }
 
   async checkRun(threadId: string, runId: string): Promise<RunCheck> {
@@ -370,6 +372,11 @@ export class PlatformClient implements LangGraphClient {
   private async failure(error: unknown, job: LangGraphJob): Promise<AttemptFailed> {
     return (await classify(error, this.endpoint, job.assistantId)).failure;
   }
+}
+
+/** Whether a run's (or checkpoint's) metadata names the job's record; runs from before records were named carry its id only. */
+function isJobs(metadata: Record<string, unknown> | null | undefined, job: LangGraphJob): boolean {
+  return metadata?.jobKey === undefined ? metadata?.jobId === job.jobId : metadata.jobKey === job.jobKey;
 }
 
 /** A run's error from what LangGraph says of it: `{error: <name>, message}`. */

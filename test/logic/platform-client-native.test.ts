@@ -72,8 +72,7 @@ function interruptedJob(asks: { node: string; value: unknown }[], { answer, ...f
   const asked = job({ firstRun: false, attempt: 2, ...fields });
   const run = fake.addRun(asked, "success");
   const tasks = fake.interrupt(asked.threadId, asks);
-  const interruptIds = tasks.flatMap((task) => task.interrupts.map((interrupt) => interrupt.id));
-  const earlier: LangGraphJob = answer === undefined ? asked : { ...asked, resume: { value: answer, interruptIds } };
+  const earlier: LangGraphJob = answer === undefined ? asked : { ...asked, resume: { id: randomUUID(), value: answer } };
   return { earlier, run, tasks };
 }
 
@@ -146,7 +145,7 @@ describe("a resumed job", () => {
   it("answering one of two interrupts by id, its run stops again at the other: the follow gives that one pending, same id", async () => {
     const { earlier, tasks } = interruptedJob([{ node: "review", value: "A?" }, { node: "legal_review", value: "B?" }]);
     const [review, legal] = tasks.map((task) => task.interrupts[0]!.id);
-    const answering = { ...earlier, resume: { value: { [review!]: true }, interruptIds: [review!, legal!] } };
+    const answering = { ...earlier, resume: { id: randomUUID(), value: { [review!]: true } } };
     const run = created(await client().start(answering));
     expect(run.body.command).toEqual({ resume: { [review!]: true } });
 
@@ -193,13 +192,25 @@ describe("on a thread a client chose (sharedThread), only the job's own runs cou
     expect(created(await client().start(later)).body.input).toBeNull();
   });
 
-  it("a job whose own run failed resumes from the checkpoint with input null: its run decides, not another job's newer one that succeeded", async () => {
+  it("a job whose own run failed resumes from the checkpoint it wrote (input null); one whose run failed before writing any starts from its payload again", async () => {
+    const wrote = job({ threadId: sharedThreadAfter("success").threadId, sharedThread: true, firstRun: false, attempt: 2 });
+    fake.addRun(wrote, "error");
+    expect(created(await client().start(wrote)).body.input).toBeNull();
+
+    // The newest checkpoint is still the earlier job's: resuming from it would drop this job's input.
+    const wroteNone = job({ threadId: sharedThreadAfter("success").threadId, sharedThread: true, firstRun: false, attempt: 2, payload: { message: "second turn" } });
+    fake.addRun(wroteNone, "error", { wroteCheckpoint: false });
+    expect(created(await client().start(wroteNone)).body.input).toEqual({ message: "second turn" });
+  });
+
+  it("an id enqueued again after its record expired is another job: the old record's runs on the thread are not its own", async () => {
     const threadId = randomUUID();
-    const failing = job({ threadId, sharedThread: true, firstRun: false, attempt: 2 });
-    fake.addRun(failing, "error", { createdAt: new Date(Date.now() - 60_000).toISOString() });
-    fake.addRun({ threadId, jobId: `other-${randomUUID()}` }, "success");
-    const run = created(await client().start(failing));
-    expect(run.body.input).toBeNull();
+    const old = job({ threadId, sharedThread: true, jobKey: "q:1" });
+    created(await client().start(old));
+    fake.setStatus([...fake.runs.values()].find((run) => run.thread_id === threadId)!.run_id, "success");
+    const again = job({ threadId, sharedThread: true, jobId: old.jobId, jobKey: "q:2", firstRun: false, attempt: 2, payload: { message: "new" } });
+    // Not the old record's result: a run of its own, from its payload.
+    expect(created(await client().start(again)).body.input).toEqual({ message: "new" });
   });
 
   it("a job whose run LangGraph lost, its checkpoint carrying the job's id, resumes from it with input null", async () => {
@@ -235,27 +246,27 @@ describe("a run's options", () => {
       input: first.payload,
       config: { configurable: { model: "small" }, tags: ["nightly"], recursion_limit: 40 },
       context: { userId: "u-1" },
-      metadata: { team: "docs", queueName: "q", jobId: first.jobId, attempt: 1 },
+      metadata: { team: "docs", queueName: "q", jobId: first.jobId, jobKey: first.jobKey, attempt: 1 },
       assistant_id: "research-assistant-7",
       stream_mode: ["updates", "custom"],
       multitask_strategy: "reject",
       if_not_exists: "create",
     });
-    expect(run.metadata).toEqual({ team: "docs", queueName: "q", jobId: first.jobId, attempt: 1 });
+    expect(run.metadata).toEqual({ team: "docs", queueName: "q", jobId: first.jobId, jobKey: first.jobKey, attempt: 1 });
 
     // A later attempt's run (from the checkpoint) carries them too.
     fake.checkpoint(first.threadId);
     fake.setStatus(run.run_id, "error");
     const retried = created(await client().start({ ...first, firstRun: false, attempt: 2 }));
     expect(retried.body).toMatchObject({ input: null, config: first.runOptions!.config, context: first.runOptions!.context, assistant_id: "research-assistant-7" });
-    expect(retried.metadata).toEqual({ team: "docs", queueName: "q", jobId: first.jobId, attempt: 2 });
+    expect(retried.metadata).toEqual({ team: "docs", queueName: "q", jobId: first.jobId, jobKey: first.jobKey, attempt: 2 });
   });
 
   it("a job without run options sends no config or context, and only the queue's metadata", async () => {
     const run = created(await client().start(job()));
     expect(run.body).not.toHaveProperty("config");
     expect(run.body).not.toHaveProperty("context");
-    expect(Object.keys(run.body.metadata as object).sort()).toEqual(["attempt", "jobId", "queueName"]);
+    expect(Object.keys(run.body.metadata as object).sort()).toEqual(["attempt", "jobId", "jobKey", "queueName"]);
   });
 });
 

@@ -85,7 +85,7 @@ export interface FakeLangGraph {
   /** While true, every request (/ok too) is reset: nothing answers, an outage. */
   down: boolean;
   /** A thread with a run of the job in it, as an earlier attempt left it (the queue names a run's job in its metadata). */
-  addRun(job: { threadId: string; jobId: string }, status: RunStatus, options?: { checkpointId?: string | null; createdAt?: string | null }): FakeRun;
+  addRun(job: { threadId: string; jobId: string }, status: RunStatus, options?: { checkpointId?: string | null; createdAt?: string | null; /** False: the run failed before its first checkpoint, the thread keeps the one before. */ wroteCheckpoint?: boolean }): FakeRun;
   /** Sends a stream event to whoever joined the run's stream. */
   emit(runId: string, event: string, data: unknown): void;
   /** A node of the thread's run finished: a new checkpoint. */
@@ -156,10 +156,12 @@ export async function startFakeLangGraph(): Promise<FakeLangGraph> {
     runs,
     down: false,
     resetNext: (match, times = 1) => void resets.push({ match, left: times }),
-    addRun({ threadId, jobId }, status, { checkpointId = randomUUID(), createdAt = now() } = {}) {
+    addRun({ threadId, jobId }, status, { checkpointId = randomUUID(), createdAt = now(), wroteCheckpoint = true } = {}) {
       const thread = threads.get(threadId) ?? newThread(threadId);
-      thread.checkpointId = checkpointId;
-      thread.checkpointMetadata = checkpointId ? { jobId } : {};
+      if (wroteCheckpoint) {
+        thread.checkpointId = checkpointId;
+        thread.checkpointMetadata = checkpointId ? { jobId } : {};
+      }
       const run = newRun(threadId, "graph", status, null, { jobId }, createdAt);
       settleThread(thread, status);
       return run;

@@ -3,10 +3,13 @@ import { randomUUID } from "node:crypto";
 import type { LangGraphJob } from "../../src/langgraph/client";
 
 /** A job's first attempt on a thread of its own, with `fields` over it. */
-export const langGraphJob = (fields: Partial<LangGraphJob> = {}): LangGraphJob => ({
-  jobId: `job-${randomUUID()}`, queueName: "q", type: "research_workflow", assistantId: "research_workflow", payload: { itemName: "x" }, attempt: 1,
-  threadId: randomUUID(), firstRun: true, ...fields,
-});
+export function langGraphJob(fields: Partial<LangGraphJob> = {}): LangGraphJob {
+  const jobId = fields.jobId ?? `job-${randomUUID()}`;
+  return {
+    jobId, jobKey: `q:${jobId}`, queueName: "q", type: "research_workflow", assistantId: "research_workflow", payload: { itemName: "x" }, attempt: 1,
+    threadId: randomUUID(), firstRun: true, ...fields,
+  };
+}
 
 /** Resolves once `check` holds, polling every 20 ms; throws after `timeoutMs`. */
 export async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {

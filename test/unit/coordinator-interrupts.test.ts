@@ -55,17 +55,34 @@ describe("an interrupted job", () => {
     const { queue, now } = await interrupted("resumed");
     expect(await queue.resume("resumed", { approved: true }, now + 1000)).toEqual({ ok: true, data: { jobId: "resumed", status: "queued" } });
     const claim = await queue.claim("resumed", 2, now + 1100);
-    expect(claim).toMatchObject({ ok: true, data: { attempt: 2, retryCount: 0, firstRun: false, resumeJson: JSON.stringify({ value: { approved: true }, interruptIds: [question.id] }) } });
+    expect(claim).toMatchObject({ ok: true, data: { attempt: 2, retryCount: 0, firstRun: false } });
+    const answer = JSON.parse((claim.ok && claim.data.resumeJson) || "null");
+    expect(answer).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), value: { approved: true } });
     expect(await statusOf(queue, "resumed")).toMatchObject({ status: "running", retryCount: 0 });
     expect((await statusOf(queue, "resumed")).interrupts).toBeUndefined();
     // Interrupted again, then resumed again: each in the history; the new interrupt clears the old answer.
     await queue.interrupted("resumed", 2, [{ ...question, id: "c".repeat(32) }], now + 2000);
     await queue.resume("resumed", "second answer", now + 3000);
-    expect(await queue.claim("resumed", 3, now + 3100)).toMatchObject({ ok: true, data: { resumeJson: JSON.stringify({ value: "second answer", interruptIds: ["c".repeat(32)] }) } });
+    const again = await queue.claim("resumed", 3, now + 3100);
+    // A new answer, with an id of its own: the run that takes it says so.
+    expect(JSON.parse((again.ok && again.data.resumeJson) || "null")).toEqual({ id: expect.not.stringMatching(answer.id), value: "second answer" });
     await queue.complete("resumed", 3, { published: true }, now + 4000);
     expect((await events(queue, "resumed")).map((e) => e.event)).toEqual([
       "queued", "dispatched", "started", "interrupted", "resumed", "dispatched", "started", "interrupted", "resumed", "dispatched", "started", "completed",
     ]);
+  });
+
+  it("no longer counts the run that stopped at the interrupt as the job's once resumed: the sweep cannot take its state for the result", async () => {
+    const queue = freshCoordinator();
+    const now = Date.now();
+    await queue.enqueue(job("swept", { type: "approval" }), now);
+    await queue.claim("swept", 1, now);
+    await queue.report("swept", 1, { runId: "run-asked" }, now + 10);
+    await queue.interrupted("swept", 1, [question], now + 20);
+    await queue.resume("swept", "yes", now + 30);
+    await queue.claim("swept", 2, now + 40);
+    // The resumed attempt's run is not known yet (its report may be lost): nothing for the sweep to check.
+    expect((await queue.runsToCheck(now + 50)).unfinished).toEqual([]);
   });
 
   it("takes a map by interrupt id when several are pending, or one value for all, and refuses a map naming others", async () => {

@@ -74,15 +74,49 @@ describe("jobs on one thread", () => {
     expect(await queue.claim("b-3", 1)).toMatchObject({ ok: true, data: { firstRun: true } });
   });
 
-  it("waits out a thread LangGraph says is busy without spending a retry, up to the stall limit", async () => {
+  it("waits out a thread LangGraph says is busy without spending a retry, up to JOB_TIMEOUT_SECONDS, looking again ever less often", async () => {
     const queue = freshCoordinator();
     const now = Date.now();
     await queue.enqueue(job("busy", { threadId: crypto.randomUUID(), maxRetries: 1 }), now);
-    await queue.claim("busy", 1, now);
     const busy = { error: "LangGraph answered 422: Thread is already running a task", retryable: true, threadBusy: true };
-    expect(await queue.fail("busy", 1, busy, now + 100)).toMatchObject({ ok: true, data: { state: "delayed" } });
-    expect(await statusOf(queue, "busy")).toMatchObject({ status: "queued", retryCount: 0 });
+    let at = now;
+    const waits: number[] = [];
+    // JOB_TIMEOUT_SECONDS is an hour: RETRY_BASE_MS (200 ms here) at first, then half the time waited so far, RETRY_MAX_MS (1 s) at most.
+    for (let attempt = 1; at - now < 3_600_000; attempt++) {
+      expect(await queue.claim("busy", attempt, at)).toMatchObject({ ok: true });
+      expect(await queue.fail("busy", attempt, busy, at + 100)).toMatchObject({ ok: true, data: { state: "delayed" } });
+      const status = await statusOf(queue, "busy");
+      expect(status).toMatchObject({ status: "queued", retryCount: 0 });
+      waits.push(Date.parse(status.nextRetryAt!) - (at + 100));
+      at = Date.parse(status.nextRetryAt!);
+      await queue.runTimers(at);
+      if (attempt === 4) at = now + 3_599_000; // skip ahead: the hour is nearly over
+    }
+    expect(waits.slice(0, 3)).toEqual([200, 200, 300]);
+    expect(Math.max(...waits)).toBe(1000);
+    // Past the hour, a busy thread is the job's failure: not retried, saying how long it waited.
+    const attempt = waits.length + 1;
+    await queue.claim("busy", attempt, at);
+    expect(await queue.fail("busy", attempt, busy, at + 100)).toMatchObject({ ok: true, data: { state: "failed" } });
+    expect(await statusOf(queue, "busy")).toMatchObject({ retryCount: 0, error: expect.stringMatching(/^the thread stayed busy for more than 3600s/) });
     expect(await events(queue, "busy")).toContain("thread_busy");
+  });
+
+  it("forgets a busy thread once the job has a run: the next busy spell waits from the start", async () => {
+    const queue = freshCoordinator();
+    const now = Date.now();
+    await queue.enqueue(job("spells", { threadId: crypto.randomUUID() }), now);
+    await queue.claim("spells", 1, now);
+    await queue.fail("spells", 1, { error: "busy", retryable: true, threadBusy: true }, now + 3_000_000 - 1);
+    await queue.runTimers(now + 3_000_000 + 5000);
+    await queue.claim("spells", 2, now + 3_000_000 + 5000);
+    await queue.report("spells", 2, { runId: "run-1" }, now + 3_000_000 + 5100);
+    await queue.fail("spells", 2, { error: "boom", retryable: true }, now + 3_000_000 + 6000);
+    const retryAt = Date.parse((await statusOf(queue, "spells")).nextRetryAt!);
+    await queue.runTimers(retryAt);
+    await queue.claim("spells", 3, retryAt);
+    // Busy again, long after the first spell began: still a wait, not a failure.
+    expect(await queue.fail("spells", 3, { error: "busy", retryable: true, threadBusy: true }, now + 3_700_000)).toMatchObject({ ok: true, data: { state: "delayed" } });
   });
 });
 

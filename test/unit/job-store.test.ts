@@ -19,7 +19,7 @@ function newJob(id: string, score: number, now: number): Omit<JobRow, "seq"> {
     state: "queued", attempt: 0, retry_count: 0, max_retries: 3, progress: 0, current_step: null, thread_id: null, run_id: null,
     result: null, error: null, enqueued_at_ms: now, started_at_ms: null, attempt_started_at_ms: null, ended_at_ms: null,
     next_retry_at_ms: null, lease_until_ms: null, expires_at_ms: null, outage_since_ms: null, deliveries: 0, stalls: 0, result_ref: null, outage_run_id: null,
-    assistant_id: null, run_options: null, shared_thread: 0, timeout_ms: null, deadline_ms: null, interrupts: null, resume: null,
+    assistant_id: null, run_options: null, shared_thread: 0, timeout_ms: null, deadline_ms: null, interrupts: null, resume: null, busy_since_ms: null,
   };
 }
 
