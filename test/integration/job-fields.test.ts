@@ -22,6 +22,9 @@ describe("job fields", () => {
     ["a timeoutSeconds of 0", enqueue({ timeoutSeconds: 0 }), 400, "INVALID_REQUEST", />=1/, "job.timeoutSeconds"],
     ["an assistantId with a slash", enqueue({ assistantId: "a/b" }), 400, "INVALID_REQUEST", /1-128 characters/, "job.assistantId"],
     ["a context over its limit", enqueue({ context: { blob: "x".repeat(MAX_RUN_OPTION_BYTES) } }), 413, "PAYLOAD_TOO_LARGE", /job\.context is \d+ bytes as JSON, over the 16384 byte limit/, "job.context"],
+    ["metadata naming a key LangGraph gives meaning", enqueue({ metadata: { graph_id: "other_graph", team: "a" } }), 400, "INVALID_REQUEST", /must not set graph_id/, "job.metadata"],
+    ["metadata naming a key of the queue's", enqueue({ metadata: { jobId: "someone-else" } }), 400, "INVALID_REQUEST", /must not set jobId/, "job.metadata"],
+    ["a timeoutSeconds past JOB_TIMEOUT_SECONDS", enqueue({ timeoutSeconds: 3601 }), 400, "INVALID_REQUEST", /at most JOB_TIMEOUT_SECONDS \(3600\)/, "job.timeoutSeconds"],
     ["a resume without a value", { action: "resume", jobId: "x" }, 400, "INVALID_REQUEST", /value/, "value"],
     ["a resume value over its limit", { action: "resume", jobId: "x", value: "x".repeat(MAX_RUN_OPTION_BYTES) }, 413, "PAYLOAD_TOO_LARGE", /value is \d+ bytes/, "value"],
   ];
@@ -58,6 +61,13 @@ describe("job fields", () => {
     // The same body again is the same job; another thread is a conflict.
     expect((await call(enqueue({ id, threadId, assistantId: "data_sync", timeoutSeconds: 600, ...options }))).status).toBe(200);
     expect((await call(enqueue({ id, threadId: crypto.randomUUID(), assistantId: "data_sync", timeoutSeconds: 600, ...options }))).body.code).toBe("JOB_ID_CONFLICT");
+  });
+
+  it("takes a threadId in any case as one thread: LangGraph's ids are lower case", async () => {
+    const threadId = crypto.randomUUID();
+    const id = uniqueId("upper");
+    expect((await call(enqueue({ id, threadId: threadId.toUpperCase() }))).status).toBe(201);
+    expect((await call({ action: "status", jobId: id })).body.data.threadId).toBe(threadId);
   });
 
   it("answers a resume of a job that is not interrupted with 409 JOB_NOT_INTERRUPTED, and of an unknown one with 404", async () => {
