@@ -13,6 +13,7 @@ import { corsOrigins, queueNames, type AppEnv } from "./config";
 import { consumeDeadLetters, consumeJobs, isDeadLetterQueue } from "./consumer";
 import { ApiError, ERROR_STATUS } from "./http/errors";
 import { invalidJobType, toNewJob } from "./http/job-input";
+import { openApiDocument } from "./http/openapi";
 import { statusBody } from "./http/status-body";
 import { langGraphClient } from "./langgraph";
 import { log } from "./log";
@@ -62,6 +63,16 @@ app.get("/health/ready", async (c) => {
     { success: false, error: `not ready: ${reasons.join("; ")}`, code: "NOT_READY", details: { status: "not_ready", langgraph, queues } },
     ERROR_STATUS.NOT_READY,
   );
+});
+
+/**
+ * The OpenAPI 3.1 document, generated from the request and response schemas (http/openapi.ts).
+ * For anyone, without a key, and readable from any origin (API explorers): it holds no secrets,
+ * only the API's shape, which the README publishes too. Built on first use, once per isolate.
+ */
+app.get("/openapi.json", (c) => {
+  c.header("Access-Control-Allow-Origin", "*");
+  return c.json(openApiDocument());
 });
 
 app.use(ENDPOINT, (c, next) => endpointCors(c.env, c.req.header("origin"))(c, next));
