@@ -202,8 +202,9 @@ function validationError(error: z.ZodError, env: AppEnv): ApiError {
       ? issue.keys.map((key) => ({ path: [...issue.path, key].join("."), message: "unknown field" }))
       : [{ path: issue.path.join("."), message: issue.message }],
   );
-  const badType = issues.find((issue) => /^(job|jobs\.\d+)\.type$/.test(issue.path));
-  if (badType) return invalidJobType(badType.path, badType.message, env, issues);
+  // A type that is there but not one of ours; a missing one (or not a string) is an invalid request.
+  const badType = error.issues.find((issue) => /^(job|jobs\.\d+)\.type$/.test(issue.path.join(".")) && issue.code !== "invalid_type");
+  if (badType) return invalidJobType(badType.path.join("."), badType.message, env, issues);
   return new ApiError("INVALID_REQUEST", `invalid request: ${issues.map((i) => `${i.path || "(body)"}: ${i.message}`).join("; ")}`, issues);
 }
 

@@ -109,7 +109,17 @@ export const listRequest = z.object({
 });
 export const historyRequest = z.object({ action: z.literal("history"), queueName: optionalQueueName, jobId });
 // `value` answers the graph's interrupt: any JSON; with several pending, a map from interrupt id to answer.
-export const resumeRequest = z.object({ action: z.literal("resume"), queueName: optionalQueueName, jobId, value: jsonValue });
+/**
+ * A resume's answer: any JSON but null (LangGraph takes a null resume for none, and would ask
+ * again), nested no deeper than a payload, kept as parsed (z.json() drops `__proto__` keys, and
+ * recurses without a bound).
+ */
+const resumeValue = z
+  .custom<JsonValue>((value) => value !== null && value !== undefined, "must be a JSON value other than null: LangGraph takes a null resume for none")
+  .meta({ description: "The answer to the graph's interrupt: any JSON value but null; with several interrupts pending, a map from interrupt id to answer, or one value that answers them all." })
+  .refine((value) => depthOf(value) <= MAX_PAYLOAD_DEPTH, `must not nest deeper than ${MAX_PAYLOAD_DEPTH} levels`);
+
+export const resumeRequest = z.object({ action: z.literal("resume"), queueName: optionalQueueName, jobId, value: resumeValue });
 
 export const actionRequest = z.discriminatedUnion("action", [
   enqueueRequest, enqueueBatchRequest, statusRequest, statsRequest, cancelRequest, listRequest, historyRequest, resumeRequest,

@@ -25,6 +25,9 @@ describe("job fields", () => {
     ["metadata naming a key LangGraph gives meaning", enqueue({ metadata: { graph_id: "other_graph", team: "a" } }), 400, "INVALID_REQUEST", /must not set graph_id/, "job.metadata"],
     ["metadata naming a key of the queue's", enqueue({ metadata: { jobId: "someone-else" } }), 400, "INVALID_REQUEST", /must not set jobId/, "job.metadata"],
     ["a timeoutSeconds past JOB_TIMEOUT_SECONDS", enqueue({ timeoutSeconds: 3601 }), 400, "INVALID_REQUEST", /at most JOB_TIMEOUT_SECONDS \(3600\)/, "job.timeoutSeconds"],
+    ["a job without a type", { action: "enqueue", job: { payload: {} } }, 400, "INVALID_REQUEST", /job\.type/, "job.type"],
+    ["a resume with a null value", { action: "resume", jobId: "x", value: null }, 400, "INVALID_REQUEST", /other than null/, "value"],
+    ["a resume value nested too deep", { action: "resume", jobId: "x", value: JSON.parse("[".repeat(3000) + "]".repeat(3000)) }, 400, "INVALID_REQUEST", /deeper than 64 levels/, "value"],
     ["a resume without a value", { action: "resume", jobId: "x" }, 400, "INVALID_REQUEST", /value/, "value"],
     ["a resume value over its limit", { action: "resume", jobId: "x", value: "x".repeat(MAX_RUN_OPTION_BYTES) }, 413, "PAYLOAD_TOO_LARGE", /value is \d+ bytes/, "value"],
   ];
@@ -76,7 +79,7 @@ describe("job fields", () => {
     const response = await call({ action: "resume", jobId: id, value: { approved: true } });
     expect(response.status).toBe(409);
     expect(response.body).toMatchObject({ success: false, code: "JOB_NOT_INTERRUPTED", error: expect.stringContaining("not interrupted") });
-    expect((await call({ action: "resume", jobId: uniqueId("nobody"), value: null })).body.code).toBe("JOB_NOT_FOUND");
+    expect((await call({ action: "resume", jobId: uniqueId("nobody"), value: "yes" })).body.code).toBe("JOB_NOT_FOUND");
     await call({ action: "cancel", jobId: id });
   });
 
