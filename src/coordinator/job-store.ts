@@ -165,8 +165,8 @@ export class JobStore {
   }
 
   /**
-   * The type and payload of each named job that exists, which tell a repeated enqueue from a
-   * conflict: one statement for a whole batch.
+   * The body (type, payload, thread, assistant, run options, time limit) of each named job that
+   * exists, which tells a repeated enqueue from a conflict: one statement for a whole batch.
    */
   bodies(ids: string[]): Map<string, JobBody> {
     const rows = this.query<Pick<JobRow, "id" | "type" | "payload" | "assistant_id" | "thread_id" | "shared_thread" | "run_options" | "timeout_ms">>(

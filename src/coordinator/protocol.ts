@@ -146,7 +146,7 @@ export interface StopReason {
  * What a consumer needs to start an attempt it has claimed, and its follower to follow it. The
  * payload travels as JSON text (`payloadJson`): RPC types cannot carry an arbitrary JSON object
  * type. `threadId` is the job's LangGraph thread, the same for every attempt; `firstRun` says no
- * earlier attempt was ever claimed, so the thread has no run yet; `afterOutage` that the job met
+ * earlier attempt was ever claimed, so the thread has no run of the job yet; `afterOutage` that the job met
  * an outage since its current run began, so that run, if still "running", may be one LangGraph lost;
  * `redelivery` that this attempt was claimed before (the Queue delivered it again because the
  * hand-over to the follower failed): the run may exist already, and must be found, not started.

@@ -143,7 +143,8 @@ export class JobViews {
 /**
  * Where a result not in the row is (results.ts). In the bucket: `resultRef`, the object's key, for
  * the Worker to read it into the response (clients never see the key). Not kept (past the limit):
- * `resultLocation`, the LangGraph thread whose state (`GET /threads/{threadId}/state`) holds it.
+ * `resultLocation`, the LangGraph thread whose state (`GET /threads/{threadId}/state`) holds it
+ * (on a thread the client chose, until the thread's next job moves it on: its history keeps it).
  */
 function resultPlace(job: JobRow): { resultRef?: string; resultLocation?: { threadId: string | null; reason: string } } {
   const key = objectKey(job.result_ref);

@@ -24,7 +24,7 @@ export interface LangGraphJob {
   threadId: string;
   /** A thread the client chose (a conversation's): other jobs use it too, and it is never replaced by a copy. */
   sharedThread?: boolean;
-  /** No earlier attempt of this job was ever taken on, so its thread has no run yet. */
+  /** No earlier attempt of this job was ever taken on, so the thread has no run of the job yet (a shared one may have others'). */
   firstRun: boolean;
   /**
    * An earlier attempt of this job found LangGraph unreachable: a run it left "running" may be
