@@ -13,6 +13,7 @@ import { corsOrigins, queueNames, type AppEnv } from "./config";
 import { consumeDeadLetters, consumeJobs, isDeadLetterQueue } from "./consumer";
 import { ApiError, ERROR_STATUS } from "./http/errors";
 import { invalidJobType, toNewJob } from "./http/job-input";
+import { jobEvents, queueEvents } from "./http/events";
 import { openApiDocument } from "./http/openapi";
 import { statusBody } from "./http/status-body";
 import { langGraphClient } from "./langgraph";
@@ -75,20 +76,25 @@ app.get("/openapi.json", (c) => {
   return c.json(openApiDocument());
 });
 
-app.use(ENDPOINT, (c, next) => endpointCors(c.env, c.req.header("origin"))(c, next));
+app.use(ENDPOINT, (c, next) => endpointCors(c.env, c.req.header("origin"), "POST")(c, next));
+app.use(`${ENDPOINT}/*`, (c, next) => endpointCors(c.env, c.req.header("origin"), "GET")(c, next));
+
+/** Live status as Server-Sent Events (http/events.ts): one job's, and a whole queue's. */
+app.get(`${ENDPOINT}/jobs/:jobId/events`, jobEvents);
+app.get(`${ENDPOINT}/queues/:name/events`, queueEvents);
 
 /**
  * Browsers (supabase-js) may call the endpoint from the origins CORS_ORIGINS allows: any, by
  * default, without credentials; with a list, only a listed origin is reflected and only it is
  * allowed credentials. Built per request, as the options depend on both.
  */
-function endpointCors(env: AppEnv, origin: string | undefined) {
+function endpointCors(env: AppEnv, origin: string | undefined, method: "POST" | "GET") {
   const allowed = corsOrigins(env);
   return cors({
     origin: allowed,
     credentials: allowed !== "*" && origin !== undefined && allowed.includes(origin),
-    allowMethods: ["POST"],
-    allowHeaders: ["authorization", "apikey", "content-type", "x-client-info", "x-region"],
+    allowMethods: [method],
+    allowHeaders: ["authorization", "apikey", "content-type", "x-client-info", "x-region", "last-event-id"],
     // Not a CORS-safelisted response header: without this a browser cannot read QUEUE_FULL's.
     exposeHeaders: ["Retry-After"],
     maxAge: 86_400,
@@ -209,7 +215,7 @@ function validationError(error: z.ZodError, env: AppEnv): ApiError {
 }
 
 app.notFound(() => {
-  throw new ApiError("NOT_FOUND", `no such route; use POST ${ENDPOINT}, GET /health or GET /health/ready`);
+  throw new ApiError("NOT_FOUND", `no such route; use POST ${ENDPOINT}, GET ${ENDPOINT}/jobs/{jobId}/events, GET ${ENDPOINT}/queues/{name}/events, GET /health, GET /health/ready or GET /openapi.json`);
 });
 
 app.onError((error, c) => {

@@ -24,6 +24,7 @@ import {
 import { ResultStore, type KeptResult } from "./coordinator/results";
 import { failOverdueRuns, runDueTimers } from "./coordinator/timers";
 import { Transitions } from "./coordinator/transitions";
+import { Watchers } from "./coordinator/watchers";
 import { circuitView, JobViews } from "./coordinator/views";
 import { holdsSlot, isTerminal, publicStatus, toIso, type JobState, type JobStatus, type JsonValue } from "./jobs";
 import { log } from "./log";
@@ -41,6 +42,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   private readonly transitions: Transitions;
   private readonly attempts: Attempts;
   private readonly results: ResultStore;
+  private readonly watchers: Watchers;
 
   constructor(ctx: DurableObjectState, env: AppEnv) {
     super(ctx, env);
@@ -55,6 +57,9 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     this.transitions = new Transitions(this.host);
     this.attempts = new Attempts(this.host, this.transitions, this.dispatcher);
     this.results = new ResultStore(() => this.env.RESULTS, this.queueName);
+    this.watchers = new Watchers(ctx, this.host);
+    // Every committed change reaches whoever watches it live (coordinator/watchers.ts).
+    this.store.onCommit = (changes) => this.watchers.publish(changes);
     void ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
       await this.alarms.reread();
@@ -143,6 +148,34 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
       ok: true,
       data: { jobId, events: events.map((e) => ({ at: toIso(e.at_ms)!, event: e.event, attempt: e.attempt, detail: e.detail as JsonValue })) },
     };
+  }
+
+  // ─── Live status (coordinator/watchers.ts) ─────────────────────────────────────────────────
+
+  /**
+   * The Worker's event-stream routes open a hibernatable WebSocket here: `/watch/job/<id>` (with
+   * the stream's Last-Event-ID, if it reconnects) or `/watch/queue`. Only the Worker reaches this.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const path = new URL(request.url).pathname;
+    if (path === "/watch/queue") return this.watchers.watchQueue();
+    const jobId = /^\/watch\/job\/(.+)$/.exec(path)?.[1];
+    if (jobId === undefined) return new Response(null, { status: 404 });
+    const lastEventId = Number.parseInt(request.headers.get("last-event-id") ?? "", 10);
+    return this.watchers.watchJob(decodeURIComponent(jobId), Number.isSafeInteger(lastEventId) && lastEventId >= 0 ? lastEventId : null, Date.now());
+  }
+
+  /** Watchers only listen: what they send is ignored. */
+  override webSocketMessage(): void {}
+
+  override webSocketClose(socket: WebSocket, code: number): void {
+    // The Worker's end went (its client left, or its stream reached its time limit): close ours.
+    try {
+      socket.close(code === 1005 || code === 1006 ? 1000 : code, "closed");
+    } catch {
+      // Already closed.
+    }
   }
 
   // ─── Consumer and follower reports (coordinator/attempts.ts) ───────────────────────────────

@@ -33,6 +33,12 @@ export type { JobBody, JobEvent, JobRow, JobUpdate } from "./job-row";
  */
 export const MAX_HISTORY_BYTES = 256 * 1024;
 
+/** What a committed transaction changed: the jobs it touched, and the history entries it appended (what live status pushes). */
+export interface Changes {
+  jobs: Set<string>;
+  events: { jobId: string; state: JobState; event: JobEvent }[];
+}
+
 export interface Counters {
   queued: number;
   delayed: number;
@@ -87,6 +93,9 @@ export class JobStore {
   private cachedCircuit: Circuit | null = null;
   private positions: ReadyPositions | null = null;
   private inTransaction = false;
+  private changes: Changes = { jobs: new Set(), events: [] };
+  /** Called with what a transaction changed, once it has committed (watchers.ts pushes it to live status streams). */
+  onCommit: (changes: Changes) => void = () => {};
 
   constructor(private readonly storage: DurableObjectStorage) {}
 
@@ -128,14 +137,16 @@ export class JobStore {
     // A nested one that failed would reload the counters without the outer one's changes.
     if (this.inTransaction) throw new Error("store transactions do not nest");
     this.inTransaction = true;
+    this.changes = { jobs: new Set(), events: [] };
+    let result: T;
     try {
-      return this.storage.transactionSync(() => {
-        const result = change();
+      result = this.storage.transactionSync(() => {
+        const outcome = change();
         if (this.countsChanged) {
           this.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('counters', ?)", JSON.stringify(Object.fromEntries(this.counterValues())));
           this.countsChanged = false;
         }
-        return result;
+        return outcome;
       });
     } catch (error) {
       this.forgetCaches();
@@ -143,6 +154,8 @@ export class JobStore {
     } finally {
       this.inTransaction = false;
     }
+    if (this.changes.jobs.size > 0) this.onCommit(this.changes);
+    return result;
   }
 
   private forgetCaches(): void {
@@ -190,6 +203,7 @@ export class JobStore {
     );
     this.bump(STATE_COUNTER(row.state), 1);
     if (row.state === "queued") this.positions?.enter(row.score, row.seq);
+    this.changed(row, row.state, [event]);
     return row;
   }
 
@@ -220,10 +234,17 @@ export class JobStore {
       if (job.state === "queued") this.positions?.leave(job.score, job.seq);
       if (update.state === "queued") this.positions?.enter(job.score, job.seq);
     }
+    this.changed(job, update.state ?? job.state, events);
     return { ...job, ...update };
   }
 
+  private changed(job: Pick<JobRow, "id">, state: JobState, events: JobEvent[]): void {
+    this.changes.jobs.add(job.id);
+    for (const event of events) this.changes.events.push({ jobId: job.id, state, event });
+  }
+
   delete(job: JobRow): void {
+    this.changes.jobs.add(job.id);
     this.run("DELETE FROM jobs WHERE seq = ?", job.seq);
     this.bump(STATE_COUNTER(job.state), -1);
     if (job.state === "queued") this.positions?.leave(job.score, job.seq);
@@ -362,6 +383,15 @@ export class JobStore {
     return state === null
       ? this.query<JobRow>(`SELECT ${JOB} FROM jobs WHERE seq < ? ORDER BY seq DESC LIMIT ?`, before, limit)
       : this.query<JobRow>(`SELECT ${JOB} FROM jobs ${BY_STATE[state]} AND seq < ? ORDER BY seq DESC LIMIT ?`, before, limit);
+  }
+
+  /** How many entries the job's history has, and those after the first `after` (a live stream's catch-up), or null for no such job. */
+  historySince(jobId: string, after: number): { count: number; events: JobEvent[] } | null {
+    const row = this.query<{ count: number; tail: string }>(
+      "SELECT json_array_length(history) AS count, (SELECT json_group_array(json(value)) FROM json_each(jobs.history) WHERE key >= ?) AS tail FROM jobs WHERE id = ?",
+      after, jobId,
+    )[0];
+    return row ? { count: row.count, events: JSON.parse(row.tail) as JobEvent[] } : null;
   }
 
   /** The job's history, oldest first. */
