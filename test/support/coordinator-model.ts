@@ -20,13 +20,21 @@
  *    keeps its thread; a report never swaps a chosen thread for a copy;
  *  - `interrupted`: a running attempt stopped at the graph's interrupt(). Its slot is freed, it
  *    still counts against capacity, and it waits INTERRUPT_TIMEOUT_SECONDS for a `resume`, which
- *    queues it again (no retry spent); its next claims carry the answer (`resumeJson`). A map by
- *    interrupt id must name pending interrupts only (answersInterrupts);
+ *    queues it again (no retry spent); its next claims carry the answer (`resumeJson`: the value
+ *    and an id of its own, a random UUID the model learns from the coordinator, as it learns the
+ *    retry jitter, and which the `resumed` event names). The resume ends the job's current run: its
+ *    run id (and the run kept from an outage) are cleared. A map by interrupt id must name pending
+ *    interrupts only (answersInterrupts);
  *  - deadlines: a running attempt of a job with `timeoutSeconds` times out (failed, not
  *    retried) that long after its first claim; an interrupted job fails when its wait runs out;
  *    leaving either state clears the deadline. A lease lapsing at the same instant goes first;
- *  - a failure saying another run holds the thread (`threadBusy`) is waited out like a stall
- *    (`thread_busy`, a backoff, no retry spent) up to maxStalls, then is an ordinary failure.
+ *  - a failure saying another run holds the thread (`threadBusy`) is waited out for up to
+ *    JOB_TIMEOUT_SECONDS from the first such answer (`busySince`, cleared once a report names a
+ *    run): `thread_busy`, delayed by half the time waited so far (within RETRY_BASE_MS and
+ *    RETRY_MAX_MS, no jitter), no retry spent, stalls untouched; from then on (exactly
+ *    JOB_TIMEOUT_SECONDS included) the attempt fails, not retried;
+ *  - every claim names the job's record (`jobKey`, its followerName `<queue>:<seq>`): the test adds
+ *    it, as it adds queueName and followerName, since the model does not know the queue's name.
  *
  * The configuration is the `unit` project's (vitest.config.ts) plus the defaults of
  * RESULT_TTL_SECONDS, JOB_TIMEOUT_SECONDS and INTERRUPT_TIMEOUT_SECONDS. Retry jitter is the one
@@ -148,10 +156,21 @@ export interface ModelJob {
   deadline: number | null;
   /** While interrupted: what the graph asked. */
   interrupts: PendingInterrupt[] | null;
-  /** The last resume as JSON text (its value and the ids of the interrupts it answered), until the job is interrupted again. */
-  resumeJson: string | null;
+  /**
+   * The last resume (its value, and its id: null until the model learns it from the coordinator,
+   * which draws a random UUID), until the job is interrupted again.
+   */
+  resume: { id: string | null; value: JsonValue } | null;
+  /** Since when LangGraph has refused its runs because another run holds its thread; cleared by a report naming a run. */
+  busySince: number | null;
   events: ModelEvent[];
 }
+
+/** A resume's id: a random UUID (crypto.randomUUID). */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** The last resume as the coordinator stores it and claims carry it (`{id, value}` as JSON text), or null. */
+export const resumeJsonOf = (job: ModelJob): string | null => (job.resume === null ? null : JSON.stringify({ id: job.resume.id, value: job.resume.value }));
 
 /** The run options a body carries, in the order the coordinator stores them, or null for none. */
 export const runOptionsOf = (body: Body): RunOptions | null => {
@@ -206,7 +225,7 @@ export interface Failure {
   unreachable?: boolean;
   /** Our own bug: no sign of LangGraph either way. */
   ours?: boolean;
-  /** Another run holds the thread: waited out like a stall, up to maxStalls. */
+  /** Another run holds the thread: waited out for up to JOB_TIMEOUT_SECONDS, no retry spent. */
   threadBusy?: boolean;
 }
 
@@ -233,6 +252,8 @@ export class CoordinatorModel {
   failedTotal = 0;
   processMsTotal = 0;
   readonly byType = new Map<string, { completed: number; processMs: number }>();
+  /** Every resume id learned so far: each resume draws a new one. */
+  readonly resumeIds = new Set<string>();
 
   constructor(now: number) {
     this.now = now;
@@ -288,15 +309,17 @@ export class CoordinatorModel {
 
   /**
    * When the longest-running attempt reaches JOB_TIMEOUT_SECONDS, when the oldest outage does,
-   * when the first running attempt reaches its job's own timeout, and when the oldest interrupt's wait ends.
+   * when the first running attempt reaches its job's own timeout, when the oldest interrupt's wait
+   * ends, and when the longest wait for a busy thread reaches JOB_TIMEOUT_SECONDS.
    */
-  deadlines(): { runTimeout: number | null; outageTimeout: number | null; ownTimeout: number | null; interruptTimeout: number | null } {
+  deadlines(): { runTimeout: number | null; outageTimeout: number | null; ownTimeout: number | null; interruptTimeout: number | null; busyTimeout: number | null } {
     const earliest = (times: number[]) => (times.length > 0 ? Math.min(...times) : null);
     return {
       runTimeout: earliest(this.list("running").map((job) => job.attemptStartedAt! + CONFIG.jobTimeoutMs)),
       outageTimeout: earliest([...this.jobs.values()].filter((job) => job.outageSince !== null && !TERMINAL.includes(job.state)).map((job) => job.outageSince! + CONFIG.jobTimeoutMs)),
       ownTimeout: earliest(this.list("running").filter((job) => job.deadline !== null).map((job) => job.deadline!)),
       interruptTimeout: earliest(this.list("interrupted").map((job) => job.deadline!)),
+      busyTimeout: earliest([...this.jobs.values()].filter((job) => job.busySince !== null && !TERMINAL.includes(job.state)).map((job) => job.busySince! + CONFIG.jobTimeoutMs)),
     };
   }
 
@@ -322,7 +345,7 @@ export class CoordinatorModel {
       id, seq: ++this.seq, body, priority, maxRetries, state: waiting ? "waiting" : "queued", attempt: 0, retryCount: 0, progress: 0,
       currentStep: null, runId: null, threadId: body.threadId ?? null, result: null, error: null, enqueuedAt: this.now, startedAt: null,
       attemptStartedAt: null, endedAt: null, nextRetryAt: null, leaseUntil: null, expiresAt: null, outageSince: null, outageRunId: null,
-      claims: 0, deliveries: 0, stalls: 0, deadline: null, interrupts: null, resumeJson: null, events: [],
+      claims: 0, deliveries: 0, stalls: 0, deadline: null, interrupts: null, resume: null, busySince: null, events: [],
     };
     this.jobs.set(id, job);
     this.record(job, "queued", { priority, type: body.type, threadId: body.threadId, waitingForThread: waiting ? true : undefined });
@@ -350,10 +373,11 @@ export class CoordinatorModel {
     if (job.state !== "interrupted") return { ok: false as const, code: "JOB_NOT_INTERRUPTED" as const };
     if (!answersInterrupts(job.interrupts!, value)) return { ok: false as const, code: "INVALID_RESUME" as const };
     const json = JSON.stringify(value);
-    // The answer remembers which interrupts it answered: a later question must never get it.
-    const resumeJson = JSON.stringify({ value, interruptIds: job.interrupts!.map((interrupt) => interrupt.id) });
-    Object.assign(job, { state: "queued", interrupts: null, resumeJson, deadline: null });
-    this.record(job, "resumed", json.length <= 1024 ? { value } : { valueBytes: json.length });
+    // The answer has an id of its own (the run that takes it names it, so it is delivered once):
+    // learnt from the coordinator after the step (settleResumeIds). The run that stopped at the
+    // interrupt is no longer the job's: the sweep must not take its state for the result.
+    Object.assign(job, { state: "queued", interrupts: null, resume: { id: null, value: value as JsonValue }, deadline: null, runId: null, outageRunId: null });
+    this.record(job, "resumed", { resumeId: null, ...(json.length <= 1024 ? { value } : { valueBytes: json.length }) });
     this.dispatch();
     return { ok: true as const, data: { jobId: id, status: "queued" as const } };
   }
@@ -395,7 +419,7 @@ export class CoordinatorModel {
       data: {
         jobId: id, type: job.body.type, assistantId: job.body.assistantId ?? job.body.type, payloadJson: JSON.stringify(job.body.payload),
         runOptionsJson: runOptionsOf(job.body) === null ? null : JSON.stringify(runOptionsOf(job.body)), sharedThread: sharedThread(job),
-        resumeJson: job.resumeJson, attempt, retryCount: job.retryCount, threadId: job.threadId, firstRun, afterOutage, redelivery,
+        resumeJson: resumeJsonOf(job), attempt, retryCount: job.retryCount, threadId: job.threadId, firstRun, afterOutage, redelivery,
       },
     };
   }
@@ -417,6 +441,8 @@ export class CoordinatorModel {
     if (update.rejoined && update.runId !== undefined && job.outageSince !== null) job.outageRunId = update.runId;
     if (update.runId !== undefined) {
       job.runId = update.runId;
+      // The job has a run: whatever held its thread is gone.
+      job.busySince = null;
       // A run was created or found: LangGraph answers.
       this.answered(job);
     }
@@ -444,7 +470,7 @@ export class CoordinatorModel {
     const refused = this.refusal(job, attempt, "running");
     if (refused || !job) return { ok: false as const, code: refused! };
     this.answered(job);
-    Object.assign(job, { state: "interrupted", interrupts, resumeJson: null, leaseUntil: null, deadline: this.now + CONFIG.interruptTimeoutMs });
+    Object.assign(job, { state: "interrupted", interrupts, resume: null, leaseUntil: null, deadline: this.now + CONFIG.interruptTimeoutMs });
     this.record(job, "interrupted", { interrupts: interrupts.map(({ id: interruptId, node }) => ({ id: interruptId, node })) });
     this.dispatch();
     return { ok: true as const, data: { state: "interrupted" as const } };
@@ -529,6 +555,25 @@ export class CoordinatorModel {
     return { timedOut: overdue.length };
   }
 
+  /**
+   * Learns the id the coordinator drew for each resume not yet known (from the job's stored
+   * resume): a UUID never drawn before. The `resumed` event names it too.
+   */
+  settleResumeIds(actual: (id: string) => string | null): void {
+    for (const job of this.jobs.values()) {
+      if (job.resume === null || job.resume.id !== null) continue;
+      const stored = actual(job.id);
+      const id = stored === null ? null : (JSON.parse(stored) as { id?: unknown }).id;
+      if (typeof id !== "string" || !UUID.test(id) || this.resumeIds.has(id)) {
+        throw new Error(`job ${job.id}: resume stored as ${stored}, expected a new UUID as its id`);
+      }
+      this.resumeIds.add(id);
+      job.resume.id = id;
+      const resumed = job.events.findLast((e) => e.event === "resumed");
+      if (resumed?.detail) resumed.detail.resumeId = id;
+    }
+  }
+
   /** Adopts the coordinator's jittered retry times once they are in their allowed range. */
   settleRetryTimes(actual: (id: string) => number | null): void {
     for (const job of this.jobs.values()) {
@@ -563,16 +608,20 @@ export class CoordinatorModel {
 
   /** A failed attempt: back to the queue (LangGraph unreachable), a retry after a backoff, or the end. */
   private failAttempt(job: ModelJob, failure: Failure, error: ExpectedError = failure.error): State {
-    // Another run holds the thread: not the job's fault, waited out like a stall, up to maxStalls.
-    if (failure.threadBusy && job.stalls < CONFIG.maxStalls) {
-      const stalls = job.stalls + 1;
-      const nominal = Math.min(CONFIG.retryMaxMs, CONFIG.retryBaseMs * 2 ** (stalls - 1));
-      Object.assign(job, {
-        state: "delayed", stalls, leaseUntil: null, error, deadline: null,
-        nextRetryAt: { min: this.now + Math.round(nominal / 2), max: this.now + nominal },
-      });
-      this.record(job, "thread_busy", { error: failure.error, stalls });
-      return "delayed";
+    // Another run holds the thread: not the job's fault. Waited out, no retry spent, for up to
+    // JOB_TIMEOUT_SECONDS from the first busy answer since the job last had a run, looking again
+    // after half the time waited so far (within RETRY_BASE_MS and RETRY_MAX_MS); then the attempt fails.
+    if (failure.threadBusy) {
+      const since = job.busySince ?? this.now;
+      const waited = this.now - since;
+      if (waited < CONFIG.jobTimeoutMs) {
+        const nextRetryAt = this.now + Math.min(CONFIG.retryMaxMs, Math.max(CONFIG.retryBaseMs, Math.round(waited / 2)));
+        Object.assign(job, { state: "delayed", busySince: since, leaseUntil: null, error, deadline: null, nextRetryAt });
+        this.record(job, "thread_busy", { error: failure.error, busySince: new Date(since).toISOString(), nextRetryAt: new Date(nextRetryAt).toISOString() });
+        return "delayed";
+      }
+      failure = { error: `the thread stayed busy for more than ${CONFIG.jobTimeoutMs / 1000}s: ${failure.error}`, retryable: false };
+      error = failure.error;
     }
     // Unreachable again though LangGraph answered since this job's outage began: the job's own trouble.
     if (failure.unreachable && job.outageSince !== null && this.circuit.closedAt !== null && this.circuit.closedAt > job.outageSince) {

@@ -4,10 +4,11 @@
  * thread of its own or on one of a few client-chosen threads, with or without a timeoutSeconds,
  * an assistant or run options; enqueues of a taken id, agreeing or not; cancels, claims current,
  * duplicate and stale, progress reports, completions, failures retryable or not, with LangGraph
- * unreachable, or with the thread busy; interrupts with one or two questions and resumes that
+ * unreachable, or with the thread busy (once, or look after look up to and past the end of its
+ * wait, JOB_TIMEOUT_SECONDS); interrupts with one or two questions and resumes that
  * answer them or not; dead letters, reconciled runs, alarms on time and late, the real alarm
- * handler, the cron sweep, evictions, time passing by up to a day, or to a run's own timeout or
- * an interrupt's end of patience a week on), runs each against a
+ * handler, the cron sweep, evictions, time passing by up to a day, or to a run's own timeout,
+ * a busy thread's or an interrupt's end of patience a week on), runs each against a
  * fresh coordinator and against the reference model (test/support/coordinator-model.ts), and
  * after every step checks
  *  - the invariants, on what the coordinator shows alone (its SQLite tables, stats, status,
@@ -21,10 +22,12 @@
  *
  * Default: 200 sequences of up to 50 operations (some operations take several steps), but after
  * 30 s (VITE_MODEL_SECONDS) no new sequence starts: on this 2-core machine, otherwise idle, about
- * 130 sequences and 4,300 steps in 31 s (the model before interrupts and threads: 120 and 4,400).
+ * 130 sequences and 4,300 steps in 31 s (the model before interrupts and threads: 120 and 4,400;
+ * with busy threads waited out for JOB_TIMEOUT_SECONDS, under a load of 1.3 from other work: 89 and 3,227).
  * It prints how many, and what happened: the history events written and the refusals, by name.
  * A soak: as many sequences of up to 100 operations as two minutes allow (194 sequences, 14,211
- * steps when interrupts and threads came in; VITE_MODEL_SECONDS=300 for five minutes):
+ * steps when interrupts and threads came in; 174 and 13,134 with busy-thread waits, under that
+ * load; VITE_MODEL_SECONDS=300 for five minutes):
  *   VITE_MODEL_RUNS=100000 VITE_MODEL_STEPS=100 VITE_MODEL_SECONDS=120 npx vitest run --project unit test/unit/coordinator-model.test.ts --silent=false
  * (VITE_: only such variables of the shell reach the tests inside workerd.) A failure prints the
  * command that replays it (VITE_MODEL_SEED, VITE_MODEL_PATH, VITE_MODEL_COMMANDS).
@@ -37,8 +40,8 @@ import type { JobRow } from "../../src/coordinator/job-store";
 import type { JobType, JsonValue, Priority } from "../../src/jobs";
 import type { QueueCoordinator } from "../../src/queue-do";
 import {
-  ACTIVE, bodyKey, CONFIG, CoordinatorModel, inFlight, publicOf, PUBLIC_STATUSES, ranksBefore, runOptionsOf, SCORES, sharedThread, STATES, TERMINAL,
-  timeoutMsOf, WITH_DEADLINE, type Body, type Failure, type ModelJob, type PendingInterrupt, type ProgressUpdate, type PublicStatus, type State,
+  ACTIVE, bodyKey, CONFIG, CoordinatorModel, inFlight, publicOf, PUBLIC_STATUSES, ranksBefore, resumeJsonOf, runOptionsOf, SCORES, sharedThread, STATES, TERMINAL,
+  timeoutMsOf, UUID, WITH_DEADLINE, type Body, type Failure, type ModelJob, type PendingInterrupt, type ProgressUpdate, type PublicStatus, type State,
 } from "../support/coordinator-model";
 
 type Stub = DurableObjectStub<QueueCoordinator>;
@@ -314,6 +317,9 @@ function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void
   const eventsOf = Map.groupBy(snap.events, (e) => e.job_id);
   for (const [jobId] of eventsOf) ensure(byId.has(jobId), () => `history left behind for deleted job ${jobId}`);
   for (const row of rows) checkHistory(row, eventsOf.get(row.id) ?? []);
+  // Every resume draws its own id.
+  const resumeIds = snap.events.filter((e) => e.event === "resumed").map((e) => detailOf(e).resumeId);
+  ensure(new Set(resumeIds).size === resumeIds.length, () => `resume ids drawn twice: ${resumeIds}`);
   for (const [id, history] of snap.histories) {
     const events = eventsOf.get(id);
     if (!events) ensure(!history.ok, () => `history of missing job ${id}`);
@@ -321,6 +327,9 @@ function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void
       events.map((e) => ({ at: iso(e.at_ms), event: e.event, attempt: e.attempt, detail: parse(e.detail) })));
   }
 }
+
+/** An event's detail, as far as these checks read it. */
+const detailOf = (e: EventRecord) => (parse(e.detail) ?? {}) as { error?: string; busySince?: string; nextRetryAt?: string; runId?: string; resumeId?: string };
 
 function checkHistory(row: Row, events: EventRecord[]): void {
   const names = events.map((e) => e.event);
@@ -344,7 +353,50 @@ function checkHistory(row: Row, events: EventRecord[]): void {
   if (row.state === "dispatched") ensure(events.at(-1)!.event === "dispatched" && !started.some((e) => e.attempt === row.attempt), say("dispatched but not last dispatched"));
   if (row.state === "delayed") ensure(["retry_scheduled", "thread_busy"].includes(events.at(-1)!.event), say("waiting to retry, but no retry scheduled last"));
   if (row.state === "interrupted") ensure(events.at(-1)!.event === "interrupted" && events.at(-1)!.attempt === row.attempt && row.deadline_ms === events.at(-1)!.at_ms + CONFIG.interruptTimeoutMs, say(`interrupted until ${row.deadline_ms}, not last interrupted a wait before`));
-  ensure(events.filter((e) => e.event === "thread_busy").length <= row.stalls, say(`${row.stalls} stalls`));
+  // Stalls are stalls only (each a `stalled` event, or past MAX_STALLS a failed attempt that says
+  // so): waiting for a busy thread is not one.
+  const stallFailures = events.filter((e) => e.event !== "stalled" && / stalled \d+ times$/.test(detailOf(e).error ?? "")).length;
+  ensure(events.filter((e) => e.event === "stalled").length + stallFailures === row.stalls, say(`${row.stalls} stalls`));
+  // A busy thread is waited out from the first busy answer since the job last had a run, for less
+  // than JOB_TIMEOUT_SECONDS, looking again after half the time waited so far (within the retry
+  // backoff's bounds); the wait is the job's until a report names a run.
+  for (const [i, e] of events.entries()) {
+    if (e.event !== "thread_busy") continue;
+    const { busySince, nextRetryAt } = detailOf(e);
+    const since = Date.parse(busySince ?? "");
+    const first = events.slice(0, i + 1).findLastIndex((other) => other.event === "thread_busy" && other.at_ms === since && detailOf(other).busySince === busySince);
+    ensure(first >= 0 && first <= i && !events.slice(first, i).some((other) => other.event === "run_created"), say(`thread busy since ${busySince} at ${iso(e.at_ms)}, not since a busy answer with no run after it`));
+    const waited = e.at_ms - since;
+    ensure(waited >= 0 && waited < CONFIG.jobTimeoutMs && nextRetryAt === iso(e.at_ms + Math.min(CONFIG.retryMaxMs, Math.max(CONFIG.retryBaseMs, Math.round(waited / 2)))),
+      say(`thread busy at ${iso(e.at_ms)} since ${busySince}, next look at ${nextRetryAt}`));
+  }
+  if (row.busy_since_ms !== null) {
+    const since = iso(row.busy_since_ms);
+    const lastBusy = events.findLast((e) => e.event === "thread_busy");
+    const first = events.findLastIndex((e) => e.event === "thread_busy" && e.at_ms === row.busy_since_ms && detailOf(e).busySince === since);
+    ensure(lastBusy !== undefined && detailOf(lastBusy).busySince === since && first >= 0 && !events.slice(first).some((e) => e.event === "run_created"),
+      say(`busy since ${since}, but no busy answer since then, or a run since`));
+  }
+  if (row.state === "failed" && detailOf(events.at(-1)!).error?.startsWith("the thread stayed busy for more than")) {
+    ensure(row.busy_since_ms !== null && row.ended_at_ms! - row.busy_since_ms >= CONFIG.jobTimeoutMs, say(`failed for a busy thread, busy since ${row.busy_since_ms}`));
+  }
+  // A resume ends the job's run (the one that stopped at the interrupt): the job's run, and the
+  // run kept from an outage, are ones named since. The run is the last one named.
+  const lastResumed = events.findLastIndex((e) => e.event === "resumed");
+  const sinceResume = events.slice(lastResumed + 1);
+  if (row.run_id !== null) ensure(detailOf(sinceResume.findLast((e) => e.event === "run_created") ?? events[0]!).runId === row.run_id, say(`run ${row.run_id} is not the last one created since the last resume`));
+  if (row.outage_run_id !== null) ensure(sinceResume.some((e) => e.event === "run_created" || e.event === "rejoined"), say(`outage run ${row.outage_run_id} kept from before the last resume`));
+  // The stored resume is the last one's (its id a UUID, named by its event), until the job is interrupted again.
+  const lastInterrupted = events.findLastIndex((e) => e.event === "interrupted");
+  if (row.resume === null) {
+    ensure(lastResumed < lastInterrupted || lastResumed === -1, say("resumed, but its answer is not kept"));
+  } else {
+    const stored = parse(row.resume) as { id: string; value: unknown };
+    const shown = detailOf(events[lastResumed] ?? events[0]!) as { resumeId?: string; value?: unknown };
+    ensure(Object.keys(stored).join() === "id,value" && UUID.test(stored.id), say(`resume stored as ${row.resume}`));
+    ensure(lastResumed > lastInterrupted && shown.resumeId === stored.id && (!("value" in shown) || JSON.stringify(shown.value) === JSON.stringify(stored.value)),
+      say(`keeps resume ${row.resume}, not the last resume's (${JSON.stringify(shown)}) since the last interrupt`));
+  }
   // A job enqueued behind another on its thread: nothing happens to it until its turn comes (`thread_free`), but its cancel.
   const waitedForThread = (parse(events[0]?.detail ?? null) as { waitingForThread?: boolean } | null)?.waitingForThread === true;
   if (row.state === "waiting") ensure(waitedForThread && names.length === 1, say("waits for its thread, but was not enqueued to, or moved since"));
@@ -374,7 +426,7 @@ function compareWithModel(model: CoordinatorModel, snap: Snapshot, harness: Harn
       leaseUntil: row.lease_until_ms, expiresAt: row.expires_at_ms, deliveries: row.deliveries, stalls: row.stalls,
       ...("outage_since_ms" in row ? { outageSince: row.outage_since_ms } : {}),
       assistantId: row.assistant_id, runOptions: parse(row.run_options), sharedThread: row.shared_thread, timeoutMs: row.timeout_ms,
-      deadline: row.deadline_ms, interrupts: parse(row.interrupts), resumeJson: row.resume,
+      deadline: row.deadline_ms, interrupts: parse(row.interrupts), resumeJson: row.resume, busySince: row.busy_since_ms, outageRunId: row.outage_run_id,
     }, {
       state: job.state, priority: job.priority, score: SCORES[job.priority], type: job.body.type, payload: job.body.payload, attempt: job.attempt,
       retryCount: job.retryCount, maxRetries: job.maxRetries, progress: job.progress, currentStep: job.currentStep, runId: job.runId,
@@ -384,7 +436,8 @@ function compareWithModel(model: CoordinatorModel, snap: Snapshot, harness: Harn
       leaseUntil: job.leaseUntil, expiresAt: job.expiresAt, deliveries: job.deliveries, stalls: job.stalls,
       ...("outage_since_ms" in row ? { outageSince: job.outageSince } : {}),
       assistantId: job.body.assistantId ?? job.body.type, runOptions: runOptionsOf(job.body), sharedThread: sharedThread(job) ? 1 : 0,
-      timeoutMs: timeoutMsOf(job.body), deadline: job.deadline, interrupts: job.interrupts, resumeJson: job.resumeJson,
+      timeoutMs: timeoutMsOf(job.body), deadline: job.deadline, interrupts: job.interrupts, resumeJson: resumeJsonOf(job), busySince: job.busySince,
+      outageRunId: job.outageRunId,
     });
     same(`claims of ${row.id}`, (eventsOf.get(row.id) ?? []).filter((e) => e.event === "started").length, job.claims);
     same(`history of ${row.id}`, (eventsOf.get(row.id) ?? []).map((e) => ({ event: e.event, attempt: e.attempt, at: e.at_ms })),
@@ -502,6 +555,7 @@ async function step(model: CoordinatorModel, h: Harness, label: string, act: () 
     tallyOf(e.event);
     if (e.event === "failed" && detail.interruptExpired) tallyOf("failed: no resume in time");
     if (e.event === "failed" && detail.error?.startsWith("timed out: the run took longer")) tallyOf("failed: its own timeout");
+    if (e.event === "failed" && detail.error?.startsWith("the thread stayed busy")) tallyOf("failed: thread busy too long");
     if (e.event === "cancelled") tallyOf(`cancelled: was ${detail.previousStatus}${e.index === 1 && snap.events.some((first) => first.job_seq === e.job_seq && first.index === 0 && first.detail?.includes("waitingForThread")) ? " (waiting for its thread)" : ""}`);
   }
   h.historyLengths = new Map([...model.jobs.values()].map((job) => [job.id, job.events.length]));
@@ -513,6 +567,7 @@ async function step(model: CoordinatorModel, h: Harness, label: string, act: () 
     h.threads.add(job.threadId);
   }
   model.settleRetryTimes((id) => snap.rows.find((row) => row.id === id)?.next_retry_at_ms ?? null);
+  model.settleResumeIds((id) => snap.rows.find((row) => row.id === id)?.resume ?? null);
   checkInvariants(h.prev, snap, { now: model.now, unchanged, circuitBefore: h.prev.stats.langgraph?.circuit ?? "closed", halfOpenSince: h.halfOpenSince });
   compareWithModel(model, snap, h);
   // Once it has fired, the alarm is exactly the earliest timer, or unset: an early alarm re-arms
@@ -557,7 +612,9 @@ const claimCall: Call = {
   both: async (model, h, id, a) => {
     const actual = await h.stub.claim(id, a, model.now);
     const expected = model.claim(id, a);
-    return [actual, expected.ok ? { ...expected, data: { ...expected.data, queueName: h.name, followerName: `${h.name}:${model.jobs.get(id)!.seq}` } } : expected];
+    // The job's record, named as its follower is: its runs carry it, which tells them from another record's on the thread.
+    const key = () => `${h.name}:${model.jobs.get(id)!.seq}`;
+    return [actual, expected.ok ? { ...expected, data: { ...expected.data, queueName: h.name, jobKey: key(), followerName: key() } } : expected];
   },
 };
 const reportCall = (update: ProgressUpdate): Call => ({
@@ -912,12 +969,12 @@ const advance = fc.constantFrom(1, 150, 1000, 10_000, 29_999, 30_000, 45_000, 60
 
 /**
  * Time moves to an instant where something changes: the next timer, a run's timeout (the queue's
- * or its job's own), an outage's end of patience, an interrupt's, or a millisecond either side;
+ * or its job's own), an outage's end of patience, an interrupt's, a busy thread's, or a millisecond either side;
  * then maybe the cron sweep, the timers or the real alarm handler runs.
  */
-type Instant = "timer" | "runTimeout" | "outageTimeout" | "ownTimeout" | "interruptTimeout";
+type Instant = "timer" | "runTimeout" | "outageTimeout" | "ownTimeout" | "interruptTimeout" | "busyTimeout";
 const advanceTo = fc.record({
-  to: fc.constantFrom<Instant>("timer", "timer", "runTimeout", "outageTimeout", "ownTimeout", "ownTimeout", "interruptTimeout"),
+  to: fc.constantFrom<Instant>("timer", "timer", "runTimeout", "outageTimeout", "ownTimeout", "ownTimeout", "interruptTimeout", "busyTimeout"),
   delta: fc.constantFrom(-1, 0, 1),
   then: fc.constantFrom("nothing", "sweep", "timers", "timers", "alarm"),
 }).map(({ to, delta, then }) => op(`advance to ${to}${delta ? ` ${delta > 0 ? "+" : ""}${delta}ms` : ""}, then ${then}`, async (model, h) => {
@@ -945,6 +1002,31 @@ const outage = fc.record({ probes: fc.integer({ min: 1, max: 3 }), toDeadline: f
       for (const job of model.list("dispatched")) {
         if (await callStep(model, h, claimCall, job.id, job.attempt)) await callStep(model, h, failCall(true, true), job.id, job.attempt);
       }
+    }
+  }));
+
+/**
+ * Another run holds a job's thread (the thread's previous job's, still stopping, or one started
+ * outside the queue): a dispatched job is claimed and told so, then again at each look (when it
+ * gets a slot), `tries` times in all; the last look optionally at the end of its wait
+ * (JOB_TIMEOUT_SECONDS after the first busy answer), give or take 1 ms; or at the last look the
+ * thread is free at last, and the follower reports the run it created.
+ */
+const busyThread = fc.record({ n: fc.nat(), tries: fc.integer({ min: 1, max: 4 }), toEnd: fc.boolean(), delta: fc.constantFrom(-1, 0, 1), thenRun: fc.boolean() })
+  .map(({ n, tries, toEnd, delta, thenRun }) => op(`thread busy(dispatched #${n}, ${tries} looks${toEnd ? `, the last at the wait's end ${delta}ms` : ""}${thenRun ? ", then a run" : ""})`, async (model, h) => {
+    const job = target(model, n, ["dispatched"]);
+    if (!job || job.state !== "dispatched") return;
+    for (let i = 0; i < tries; i++) {
+      const last = i === tries - 1;
+      if (i > 0) {
+        if ((job.state as State) !== "delayed" || typeof job.nextRetryAt !== "number") return;
+        const end = toEnd && last && job.busySince !== null ? job.busySince + CONFIG.jobTimeoutMs + delta : model.now;
+        model.now = Math.max(model.now, job.nextRetryAt, end);
+        await timersStep(model, h);
+        if ((job.state as State) !== "dispatched") return;
+      }
+      if (!(await callStep(model, h, claimCall, job.id, job.attempt))) return;
+      await callStep(model, h, last && thenRun ? reportCall({ runId: `run-${h.steps}` }) : failCall(true, false, false, true), job.id, job.attempt);
     }
   }));
 
@@ -977,6 +1059,7 @@ const operations = fc.oneof(
   { arbitrary: advanceTo, weight: 4 },
   { arbitrary: heartbeats, weight: 3 },
   { arbitrary: outage, weight: 3 },
+  { arbitrary: busyThread, weight: 3 },
   { arbitrary: evict, weight: 2 },
 );
 
