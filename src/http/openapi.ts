@@ -156,7 +156,7 @@ function buildDocument() {
           security: [...bearerOrApikey, { apikeyQuery: [] }],
           requestParams: { path: jobEventsPath, query: eventsQuery },
           responses: {
-            "200": eventStream(eventSchemas.job, "`status` events carry the job's status data, as the `status` action answers it"),
+            "200": eventStream(eventSchemas.job, "`status` events carry the job's status data, as the `status` action answers it, at once and after every change (the terminal one last, then the stream ends); `transition` events each history entry since the last (`id:` numbers them: send `Last-Event-ID` on a reconnect)"),
             ...errorResponses(["INVALID_REQUEST", "UNKNOWN_QUEUE", "UNAUTHORIZED", "JOB_NOT_FOUND", "INTERNAL_ERROR"]),
           },
         },
