@@ -63,7 +63,8 @@ export default defineConfig({
         plugins: [
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.jsonc" },
-            miniflare: { bindings: { ...testBindings(inject<string>("workflowsUrl")), QUEUE_CAPACITY: "30" } },
+            // Live-status streams end after 2 s here, so that a test sees one end and the client carry on.
+            miniflare: { bindings: { ...testBindings(inject<string>("workflowsUrl")), QUEUE_CAPACITY: "30", EVENT_STREAM_MAX_SECONDS: "2" } },
           })),
         ],
         test: { name: "integration", include: ["test/integration/**/*.test.ts"], testTimeout: 15_000 },
