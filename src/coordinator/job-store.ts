@@ -19,6 +19,7 @@
  * Times are epoch ms, named `*_ms`.
  */
 import { isTerminal, type JobState } from "../jobs";
+import { log } from "../log";
 import { CLOSED, type Circuit } from "./circuit";
 import { HAS_DEADLINE, JOB, UPDATABLE, type JobBody, type JobEvent, type JobRow, type JobUpdate, type Mutable } from "./job-row";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations";
@@ -154,7 +155,14 @@ export class JobStore {
     } finally {
       this.inTransaction = false;
     }
-    if (this.changes.jobs.size > 0) this.onCommit(this.changes);
+    if (this.changes.jobs.size > 0) {
+      try {
+        this.onCommit(this.changes);
+      } catch (error) {
+        // The change is committed: telling watchers of it must never fail the request that made it.
+        log({ event: "publish_failed", error: error instanceof Error ? (error.stack ?? error.message) : String(error) }, "error");
+      }
+    }
     return result;
   }
 
