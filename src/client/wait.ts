@@ -14,12 +14,14 @@
  * network failure it tries the stream again once a poll has gone through.
  */
 import { createParser } from "eventsource-parser";
-import type { HistoryEvent, StatusData } from "../http/responses";
+import type { z } from "zod";
+import type { transitionEvent } from "../http/event-schemas";
+import type { StatusData } from "../http/responses";
 import { errorFromResponse, isQueueWorkerError, QueueWorkerError } from "./errors";
 import type { JobStatus, QueueWorkerClient } from "./index";
 
-/** A history entry of the job, as the stream's `transition` events carry it. */
-export type TransitionEvent = HistoryEvent & { jobId: string };
+/** A history entry of the job, as the stream's `transition` events carry it: `{jobId, event, at, attempt, detail}`. */
+export type TransitionEvent = z.infer<typeof transitionEvent>;
 
 export interface WaitForJobOptions {
   /** The job's queue, instead of the client's. */
