@@ -31,20 +31,19 @@ function baseEnv(): NodeJS.ProcessEnv {
 }
 
 /**
- * Runs the CLI to its end (killed, by its pid, if it outlives `timeoutMs`). By default its URL
- * and queue come from the environment, as a script's would.
+ * Starts the CLI; `done` resolves when it ends (it is killed, by its pid, if it outlives
+ * `timeoutMs`). By default its URL and queue come from the environment, as a script's would.
  */
-function cli(args: string[], options: { env?: Record<string, string>; node?: string; timeoutMs?: number } = {}): Promise<Run> {
+function start(args: string[], options: { env?: Record<string, string>; node?: string; timeoutMs?: number } = {}) {
   const env = { ...baseEnv(), QUEUE_WORKER_URL: inject("workerUrl"), QUEUE_WORKER_QUEUE: QUEUE, ...options.env };
   const child = spawn(options.node ?? process.execPath, [CLI, ...args], { cwd: ROOT_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
+  const output = { stdout: "", stderr: "" };
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output.stdout += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output.stderr += chunk));
+  const done = new Promise<Run>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`queue-worker ${args.join(" ")} did not end in ${options.timeoutMs ?? 30_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(new Error(`queue-worker ${args.join(" ")} did not end in ${options.timeoutMs ?? 30_000} ms\nstdout: ${output.stdout}\nstderr: ${output.stderr}`));
     }, options.timeoutMs ?? 30_000);
     child.once("error", (error) => {
       clearTimeout(timer);
@@ -52,10 +51,14 @@ function cli(args: string[], options: { env?: Record<string, string>; node?: str
     });
     child.once("close", (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, ...output });
     });
   });
+  return { child, output, done };
 }
+
+/** Runs the CLI to its end. */
+const cli = (args: string[], options: { env?: Record<string, string>; node?: string; timeoutMs?: number } = {}): Promise<Run> => start(args, options).done;
 
 const bars = (stderr: string) => stderr.split("\n").map((line) => BAR.exec(line)).filter((m): m is RegExpExecArray => m !== null);
 
@@ -176,6 +179,23 @@ describe("queue-worker CLI", () => {
     expect(resumed.stdout).toMatch(new RegExp(`^completed ${id}`));
     const final = JSON.parse((await cli(["status", id, "--json"])).stdout);
     expect(final.result).toMatchObject({ decision: { approved: true, note: "from the cli" }, published: true });
+  });
+
+  it("Ctrl-C stops watching (exit 130), not the job", async () => {
+    const id = uniqueJobId("cli-sigint");
+    expect((await cli(["enqueue", "data_sync", '{"recordCount": 1, "delayMs": 5000}', "--id", id])).code).toBe(0);
+    try {
+      const watching = start(["watch", id]);
+      const deadline = Date.now() + 10_000;
+      while (bars(watching.output.stderr).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      watching.child.kill("SIGINT");
+      const run = await watching.done;
+      expect(run.code).toBe(130);
+      expect(run.stderr).toContain(`stopped watching ${id}; the job goes on`);
+      expect(["queued", "running"]).toContain(JSON.parse((await cli(["status", id, "--json"])).stdout).status);
+    } finally {
+      await cli(["cancel", id]);
+    }
   });
 
   it("runs on the machine's Node 20 as well (the bin's own node)", async () => {
