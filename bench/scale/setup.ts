@@ -47,7 +47,7 @@ function statusKiB(pid: number, name: string): number | null {
 }
 
 /** Every workerd process descended from this one: Miniflare spawns workerd from vitest's main process. */
-function workerdMemory(): WorkerdMemory[] {
+export function workerdMemory(): WorkerdMemory[] {
   const parents = new Map<number, number>();
   const names = new Map<number, string>();
   for (const entry of readdirSync("/proc")) {
