@@ -63,7 +63,7 @@ describe("approval jobs (interrupt and resume)", () => {
     expect(eventAt(events, "resumed")).toBeGreaterThan(eventAt(events, "interrupted"));
     expect(eventAt(events, "completed")).toBeGreaterThan(eventAt(events, "resumed"));
     expect(events.find((e) => e.event === "interrupted")!.detail).toEqual({ interrupts: [{ id: question!.id, node: "review" }] });
-    expect(events.find((e) => e.event === "resumed")!.detail).toEqual({ value: { approved: true, note: "ship it" } });
+    expect(events.find((e) => e.event === "resumed")!.detail).toEqual({ resumeId: expect.stringMatching(/^[0-9a-f-]{36}$/), value: { approved: true, note: "ship it" } });
 
     // Nothing left to answer.
     const again = await q.request({ action: "resume", jobId: approvalId, value: true });
