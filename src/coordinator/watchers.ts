@@ -57,7 +57,7 @@ export class Watchers {
     // A first connection has seen nothing but gets no replay: the status says where the job is.
     const history = this.host.store.historySince(jobId, Number.MAX_SAFE_INTEGER)!;
     const watch: JobWatch = { jobId, seen: seen === null ? history.count : Math.min(seen, history.count), progress: 0 };
-    this.pushJob(server, watch, job, now);
+    this.pushJob(job, [[server, watch]], now);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -76,11 +76,8 @@ export class Watchers {
       const sockets = this.ctx.getWebSockets(`job:${jobId}`);
       if (sockets.length === 0) continue;
       const job = this.host.store.get(jobId);
-      for (const socket of sockets) {
-        const watch = socket.deserializeAttachment() as JobWatch;
-        if (job) this.pushJob(socket, watch, job, now);
-        else socket.close(CLOSE_ENDED, "the job's record is gone");
-      }
+      if (job) this.pushJob(job, sockets.map((socket) => [socket, socket.deserializeAttachment() as JobWatch]), now);
+      else for (const socket of sockets) socket.close(CLOSE_ENDED, "the job's record is gone");
     }
     const queueSockets = this.ctx.getWebSockets("queue");
     if (queueSockets.length === 0 || changes.events.length === 0) return;
@@ -91,19 +88,24 @@ export class Watchers {
     for (const socket of queueSockets) for (const message of messages) send(socket, message);
   }
 
-  /** The entries the watcher has not seen, then the status; at the job's end, the socket is closed. */
-  private pushJob(socket: WebSocket, watch: JobWatch, job: JobRow, now: number): void {
-    const history = this.host.store.historySince(job.id, watch.seen)!;
-    history.events.forEach((entry, i) => send(socket, { event: "transition", id: String(watch.seen + i + 1), data: transition(job.id, entry) }));
+  /**
+   * To each watcher, the entries it has not seen, then the status; at the job's end, the socket
+   * is closed. The history and the status are read once for all of them.
+   */
+  private pushJob(job: JobRow, watches: [WebSocket, JobWatch][], now: number): void {
+    const from = Math.min(...watches.map(([, watch]) => watch.seen));
+    const history = this.host.store.historySince(job.id, from)!;
     const status = this.host.views.statusView(job, now);
-    // Progress never goes down on a stream: a retry resuming from a checkpoint may report less for a while.
-    const progress = Math.max(watch.progress, status.progress);
     const id = String(history.count);
-    const data = { ...status, progress };
-    const json = JSON.stringify(data);
-    send(socket, json.length <= MAX_MESSAGE_CHARS ? { event: "status", id, data } : { event: "status", id, data: null, fetchStatus: true });
-    socket.serializeAttachment({ jobId: job.id, seen: history.count, progress } satisfies JobWatch);
-    if (isTerminal(job.state)) socket.close(CLOSE_ENDED, "the job has ended");
+    const fits = JSON.stringify(status).length <= MAX_MESSAGE_CHARS;
+    for (const [socket, watch] of watches) {
+      history.events.slice(watch.seen - from).forEach((entry, i) => send(socket, { event: "transition", id: String(watch.seen + i + 1), data: transition(job.id, entry) }));
+      // Progress never goes down on a stream: a retry resuming from a checkpoint may report less for a while.
+      const progress = Math.max(watch.progress, status.progress);
+      send(socket, fits ? { event: "status", id, data: { ...status, progress } } : { event: "status", id, data: null, fetchStatus: true });
+      socket.serializeAttachment({ jobId: job.id, seen: history.count, progress } satisfies JobWatch);
+      if (isTerminal(job.state)) socket.close(CLOSE_ENDED, "the job has ended");
+    }
   }
 
   private counts() {
