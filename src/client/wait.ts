@@ -114,13 +114,13 @@ export async function waitForJob(client: QueueWorkerClient, jobId: string, optio
       throw error;
     }
     report(state, status, options, true);
-    if (until(status)) return status;
+    if (until(status) || isTerminalStatus(status.status)) return status;
+    // Even when the stream is tried again: a route that keeps failing while status answers must not be hit in a tight loop.
+    await sleep(pollIntervalMs, signal);
     if (streamAgainAfterPoll) {
       mode = "stream";
       streamAgainAfterPoll = false;
-      continue;
     }
-    await sleep(pollIntervalMs, signal);
   }
 }
 
@@ -188,7 +188,7 @@ async function followStream(
         if (message.event === "status") {
           const status = data as StatusData;
           report(state, status, options, false);
-          if (until(status)) reached = status;
+          if (until(status) || isTerminalStatus(status.status)) reached = status;
         } else if (message.event === "transition") {
           options.onTransition?.(data as TransitionEvent);
         }

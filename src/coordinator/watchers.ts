@@ -34,8 +34,8 @@ interface JobWatch {
   progress: number;
 }
 
-/** A WebSocket message the Worker gets is at most 1 MiB: a status over this is read by the Worker instead. */
-const MAX_MESSAGE_CHARS = 900 * 1024;
+/** A WebSocket message the Worker gets is at most 1 MiB of UTF-8: a status over this is read by the Worker instead. */
+const MAX_MESSAGE_BYTES = 900 * 1024;
 /** Why a socket is closed when its job has ended, or its record is gone. */
 const CLOSE_ENDED = 1000;
 
@@ -52,6 +52,11 @@ export class Watchers {
   watchJob(jobId: string, seen: number | null, now: number): Response {
     const job = this.host.store.get(jobId);
     if (!job) return new Response(null, { status: 404 });
+    // EventSource reconnects after every end: to a job that has ended and whose end it has seen,
+    // 204 says stop (the SSE spec's answer), rather than the same last status once a second.
+    if (isTerminal(job.state) && seen !== null && seen >= this.host.store.historySince(jobId, Number.MAX_SAFE_INTEGER)!.count) {
+      return new Response(null, { status: 204 });
+    }
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [`job:${jobId}`]);
     // A first connection has seen nothing but gets no replay: the status says where the job is.
@@ -80,7 +85,8 @@ export class Watchers {
       else for (const socket of sockets) socket.close(CLOSE_ENDED, "the job's record is gone");
     }
     const queueSockets = this.ctx.getWebSockets("queue");
-    if (queueSockets.length === 0 || changes.events.length === 0) return;
+    // Counts go after every change, even one with no transition (a record deleted at its expiry).
+    if (queueSockets.length === 0) return;
     const messages: StreamMessage[] = changes.events.map(({ jobId, state, event }) => ({
       event: "job", data: { jobId, status: publicStatus(state), event: event.event, at: toIso(event.at_ms), attempt: event.attempt },
     }));
@@ -97,7 +103,8 @@ export class Watchers {
     const history = this.host.store.historySince(job.id, from)!;
     const status = this.host.views.statusView(job, now);
     const id = String(history.count);
-    const fits = JSON.stringify(status).length <= MAX_MESSAGE_CHARS;
+    const json = JSON.stringify(status);
+    const fits = json.length * 3 <= MAX_MESSAGE_BYTES || new TextEncoder().encode(json).byteLength <= MAX_MESSAGE_BYTES;
     for (const [socket, watch] of watches) {
       history.events.slice(watch.seen - from).forEach((entry, i) => send(socket, { event: "transition", id: String(watch.seen + i + 1), data: transition(job.id, entry) }));
       // Progress never goes down on a stream: a retry resuming from a checkpoint may report less for a while.

@@ -5,7 +5,8 @@
  *
  * Each stream is one hibernatable WebSocket to the queue's coordinator, which pushes every change
  * (src/coordinator/watchers.ts); this end writes each message as an SSE event. EventSource sends
- * no headers, so the key may come as `?apikey=` (never logged: nothing logs a URL). A stream
+ * no headers, so the key may come as `?apikey=` (this Worker logs no URL; Cloudflare's request
+ * logs may, as the README says). A stream
  * ends at the job's end, when its client leaves, or after EVENT_STREAM_MAX_SECONDS; EventSource
  * then reconnects with Last-Event-ID and the coordinator sends what it missed.
  */
@@ -44,11 +45,14 @@ export async function jobEvents(c: AppContext): Promise<Response> {
     headers: { upgrade: "websocket", ...(lastEventId !== undefined && { "last-event-id": lastEventId }) },
   });
   if (upstream.status === 404) throw new ApiError("JOB_NOT_FOUND", `job ${jobId} not found (unknown id, or its record expired)`);
-  // A status too large for a message, or with its result in the bucket: read whole, as the `status` action answers it.
+  // The job has ended and the client has seen its end: 204 tells EventSource to stop reconnecting.
+  if (upstream.status === 204) return new Response(null, { status: 204 });
+  // A status too large for a message is read with the `status` action; one whose result is in
+  // the bucket gets it streamed in, never held whole in memory (as the `status` action does).
   return eventStream(c.env, upstream, async (message) => {
-    if (message.event !== "status") return message;
+    if (message.event !== "status") return [sseEvent(message)];
     const data = message.fetchStatus ? await statusOf(coordinator, jobId) : (message.data as StatusData);
-    return data.resultRef === undefined ? { ...message, data } : { ...message, data: await withResult(c.env, data) };
+    return data.resultRef === undefined ? [sseEvent({ ...message, data })] : statusWithKeptResult(c.env, message, data);
   });
 }
 
@@ -56,7 +60,7 @@ export async function queueEvents(c: AppContext): Promise<Response> {
   await authenticateStream(c);
   const queueName = configuredQueue(c.env, c.req.param("name"));
   const upstream = await coordinatorFor(c.env, queueName).fetch("https://coordinator/watch/queue", { headers: { upgrade: "websocket" } });
-  return eventStream(c.env, upstream, (message) => message);
+  return eventStream(c.env, upstream, (message) => [sseEvent(message)]);
 }
 
 /** The key from the headers, as everywhere, or from `?apikey=` (EventSource cannot send headers). */
@@ -79,10 +83,23 @@ async function statusOf(coordinator: ReturnType<typeof coordinatorFor>, jobId: s
   return status.data;
 }
 
-/** The status with its result read from the bucket (http/status-body.ts). */
-async function withResult(env: AppEnv, data: StatusData): Promise<StatusData> {
-  const { body } = await statusBody(env, data);
-  return (JSON.parse(typeof body === "string" ? body : await new Response(body).text()) as { data: StatusData }).data;
+/** What one event is written as: text, and streams piped through (a kept result). */
+type EventParts = (string | ReadableStream<Uint8Array>)[];
+
+/**
+ * A status event whose result is in the RESULTS bucket: the other fields, then the object piped in
+ * as the `result` (it is JSON text without a raw newline, so it fits on the `data:` line). If the
+ * object is gone, the status says where the state is, as the `status` action does (status-body.ts).
+ */
+async function statusWithKeptResult(env: AppEnv, message: StreamMessage, data: StatusData): Promise<EventParts> {
+  const { resultRef, result: _, ...rest } = data;
+  const object = await env.RESULTS.get(resultRef!);
+  if (!object) {
+    const { body } = await statusBody(env, data);
+    return [sseEvent({ ...message, data: (JSON.parse(body as string) as { data: unknown }).data })];
+  }
+  const head = sseEvent({ ...message, data: rest });
+  return [`${head.slice(0, head.length - "}\n\n".length)},"result":`, object.body, "}\n\n"];
 }
 
 /**
@@ -90,7 +107,7 @@ async function withResult(env: AppEnv, data: StatusData): Promise<StatusData> {
  * order; the stream ends when the socket closes (the job ended), its client leaves (a write
  * fails), or it has been open EVENT_STREAM_MAX_SECONDS.
  */
-function eventStream(env: AppEnv, upstream: Response, prepare: (message: StreamMessage) => StreamMessage | Promise<StreamMessage>): Response {
+function eventStream(env: AppEnv, upstream: Response, prepare: (message: StreamMessage) => EventParts | Promise<EventParts>): Response {
   const socket = upstream.webSocket;
   if (!socket) throw new Error(`the coordinator answered ${upstream.status} without a WebSocket`);
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
@@ -99,10 +116,18 @@ function eventStream(env: AppEnv, upstream: Response, prepare: (message: StreamM
   let ended = false;
   // Writes one after another, in the order the messages came.
   let writing: Promise<void> = Promise.resolve();
-  const write = (text: string | (() => Promise<string>)) => {
+  const write = (parts: () => EventParts | Promise<EventParts>) => {
     writing = writing
       .then(async () => {
-        if (!ended) await writer.write(encoder.encode(typeof text === "string" ? text : await text()));
+        for (const part of await parts()) {
+          if (ended) return;
+          if (typeof part === "string") {
+            await writer.write(encoder.encode(part));
+            continue;
+          }
+          const reader = part.getReader();
+          for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) await writer.write(chunk.value);
+        }
       })
       .catch((error: unknown) => end(error));
   };
@@ -111,26 +136,38 @@ function eventStream(env: AppEnv, upstream: Response, prepare: (message: StreamM
     ended = true;
     clearInterval(keepalive);
     clearTimeout(limit);
+    clearTimeout(grace);
     if (error !== undefined && !isClientGone(error)) log({ event: "event_stream_failed", error: String(error) }, "warn");
     try {
       socket.close(1000, "stream ended");
     } catch {
       // Already closed by the coordinator.
     }
-    void writing.finally(() => writer.close().catch(() => {}));
+    if (stalled) void writer.abort(new Error("the stream's client stopped reading")).catch(() => {});
+    else void writing.finally(() => writer.close().catch(() => {}));
   };
+  let stalled = false;
+  let grace: ReturnType<typeof setTimeout> | undefined;
   socket.accept();
-  write(`retry: ${RECONNECT_MS}\n\n`);
+  write(() => [`retry: ${RECONNECT_MS}\n\n`]);
   socket.addEventListener("message", (event) => {
     const message = JSON.parse(String(event.data)) as StreamMessage;
-    write(async () => sseEvent(await prepare(message)));
+    write(() => prepare(message));
   });
   // Ended after the messages before it are written: the job's last status comes before the end.
   const endInTurn = () => void (writing = writing.then(() => end()));
   socket.addEventListener("close", endInTurn);
   socket.addEventListener("error", endInTurn);
-  const keepalive = setInterval(() => write(": keepalive\n\n"), KEEPALIVE_MS);
-  const limit = setTimeout(endInTurn, streamMaxMs(env));
+  // No keepalive piles up behind a client that has stopped reading.
+  const keepalive = setInterval(() => (writer.desiredSize ?? 1) > 0 && write(() => [": keepalive\n\n"]), KEEPALIVE_MS);
+  const limit = setTimeout(() => {
+    endInTurn();
+    // A client that stopped reading holds the writes up for ever: past a grace period, cut it.
+    grace = setTimeout(() => {
+      stalled = true;
+      end();
+    }, KEEPALIVE_MS);
+  }, streamMaxMs(env));
   return new Response(readable, {
     headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", "x-accel-buffering": "no" },
   });

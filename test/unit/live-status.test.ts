@@ -113,13 +113,35 @@ describe("a job's event stream", () => {
     expect(await again.next()).toBeNull();
   });
 
-  it("ends at once for a job that has ended, with its final status", async () => {
+  it("ends at once for a job that has ended, with its final status; a reconnect that saw the end gets 204 (stop reconnecting)", async () => {
     const id = `over-${crypto.randomUUID()}`;
     const queue = await enqueued(id);
     await queue.cancel(id);
     const stream = reader(await watch(id));
-    expect(await stream.next()).toMatchObject({ event: "status", data: { status: "cancelled" } });
+    const last = await stream.next();
+    expect(last).toMatchObject({ event: "status", data: { status: "cancelled" } });
     expect(await stream.next()).toBeNull();
+    const again = await watch(id, { ...KEY, "last-event-id": last!.id! });
+    expect(again.status).toBe(204);
+    // One that missed the end still gets it.
+    const behind = reader(await watch(id, { ...KEY, "last-event-id": String(Number(last!.id) - 1) }));
+    expect(await behind.next()).toMatchObject({ event: "transition", data: { event: "cancelled" } });
+    expect(await behind.next()).toMatchObject({ event: "status", data: { status: "cancelled" } });
+  });
+
+  it("streams a result kept in the bucket (over 1 MiB) into the last status, whole", async () => {
+    const id = `big-${crypto.randomUUID()}`;
+    const queue = await enqueued(id);
+    await queue.claim(id, 1);
+    const result = { history: "가".repeat(600_000), done: true };
+    const stream = reader(await watch(id));
+    expect(await stream.next()).toMatchObject({ event: "status", data: { status: "running" } });
+    await queue.complete(id, 1, result);
+    expect(await stream.next()).toMatchObject({ event: "transition", data: { event: "completed" } });
+    const last = await stream.next();
+    expect(last).toMatchObject({ event: "status", data: { status: "completed" } });
+    expect(last!.data.result).toEqual(result);
+    expect(last!.data).not.toHaveProperty("resultRef");
   });
 
   it("takes the key as ?apikey= (EventSource sends no headers), and answers errors with the envelope before any stream", async () => {
