@@ -9,12 +9,10 @@
  * Teardown prints the report, writes it to .wrangler/bench/scale/results.md and stops the server.
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingMessage } from "node:http";
-import type { AddressInfo } from "node:net";
-import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
+import { machineLine, serveControl } from "../control-server";
 import type { ScaleSettings, WorkerdMemory } from "./protocol";
 
 const ROOT_DIR = fileURLToPath(new URL("../..", import.meta.url));
@@ -71,12 +69,6 @@ export function workerdMemory(): WorkerdMemory[] {
     .map(([pid]) => ({ pid, rssKiB: statusKiB(pid, "VmRSS") ?? 0, peakRssKiB: statusKiB(pid, "VmHWM") ?? 0 }));
 }
 
-async function textBody(req: IncomingMessage): Promise<string> {
-  let text = "";
-  for await (const chunk of req) text += chunk;
-  return text;
-}
-
 const version = (name: string) =>
   (JSON.parse(readFileSync(join(ROOT_DIR, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
 
@@ -90,26 +82,16 @@ export default async function setup(project: TestProject) {
       report = (JSON.parse(body) as { markdown: string }).markdown;
     },
   };
-  const server = createServer(async (req, res) => {
-    try {
-      const route = routes[`${req.method} ${req.url}`];
-      if (!route) throw new Error(`no such route: ${req.method} ${req.url}`);
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify((await route(await textBody(req))) ?? {}));
-    } catch (error) {
-      res.writeHead(500, { "content-type": "text/plain" }).end(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const control = await serveControl(routes);
   project.provide("scaleBench", {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: control.url,
     settings: settings(),
-    machine: `${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Linux ${release()}`,
+    machine: machineLine(),
     versions: { node: process.version, workerd: version("workerd"), miniflare: version("miniflare") },
   });
 
   return async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await control.close();
     const seconds = Math.round((Date.now() - startedAtMs) / 1000);
     if (!report) {
       say(`no report: the workerd half did not finish (see its error above); ${seconds} s`);
