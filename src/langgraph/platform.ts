@@ -13,14 +13,13 @@
  * the run's events into progress, and, after an outage, moves the job to a copy of its own thread
  * only once its run is proven lost.
  */
-import { Client, type Run, type Thread } from "@langchain/langgraph-sdk";
-import { resultToReport, type PendingInterrupt } from "../coordinator/protocol";
-import type { JsonValue } from "../jobs";
+import { Client, type Run } from "@langchain/langgraph-sdk";
 import { classify, networkFetch, retryingCall, type Endpoint } from "./calls";
 import { ACTIVE, LostRunWatch, RunEndWatch } from "./run-end-watch";
+import { runErrorOf, ThreadReader, type RunError } from "./thread-reader";
 import {
   errorMessage, probe, type AttemptFailed, type ClientSettings, type FollowContext, type LangGraphClient,
-  type LangGraphHealth, type LangGraphJob, type RunCheck, type RunInterrupted, type RunOutcome, type StartOutcome, type StopReason,
+  type LangGraphHealth, type LangGraphJob, type RunCheck, type RunOutcome, type StartOutcome, type StopReason,
 } from "./client";
 
 const STREAM_MODES: ("updates" | "custom")[] = ["updates", "custom"];
@@ -30,10 +29,6 @@ const STREAM_MODES: ("updates" | "custom")[] = ["updates", "custom"];
  */
 const REQUEST_TIMEOUT_MS = 10_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Runs listed per request when looking for a job's runs on its thread. */
-const RUNS_PAGE = 100;
-/** How far a thread's runs are read: a conversation of 2,000 turns, far past any real one. */
-const MAX_RUN_PAGES = 20;
 /** How many times a stream that breaks while its run goes on is rejoined in one follow. */
 const MAX_REJOINS = 3;
 
@@ -46,16 +41,12 @@ interface FollowedRun {
 /** What a run is created from: the job's payload, nothing (continue from the checkpoint), or the answer to an interrupt. */
 type RunStart = { input: LangGraphJob["payload"] | null } | { command: { resume: unknown } };
 
-/** A run's error as the stream's `error` event gives it: the error's name and message. */
-interface RunError {
-  name?: string;
-  message: string;
-}
-
 export class PlatformClient implements LangGraphClient {
   readonly flavor = "platform";
   private readonly client: Client;
   private readonly endpoint: Endpoint;
+  /** What LangGraph says of a job's thread and runs (thread-reader.ts). */
+  private readonly threads: ThreadReader;
 
   constructor(private readonly settings: ClientSettings) {
     // No SDK-level retries: the coordinator owns retrying, with backoff, as job attempts.
@@ -63,6 +54,7 @@ export class PlatformClient implements LangGraphClient {
       apiUrl: settings.baseUrl, apiKey: settings.apiKey ?? null, callerOptions: { maxRetries: 0, fetch: networkFetch }, timeoutMs: REQUEST_TIMEOUT_MS,
     });
     this.endpoint = { baseUrl: settings.baseUrl, apiKey: settings.apiKey };
+    this.threads = new ThreadReader(this.client);
   }
 
   async start(job: LangGraphJob): Promise<StartOutcome> {
@@ -73,7 +65,7 @@ export class PlatformClient implements LangGraphClient {
         // keeping its checkpoints (the JS dev server killed mid-run) shows those checkpoints again.
         const graphId = UUID.test(job.assistantId) ? undefined : job.assistantId;
         await this.client.threads.create({ threadId, ifExists: "do_nothing", graphId, metadata: { queueName: job.queueName, jobId: job.jobId } });
-        const runs = await this.jobRuns(threadId, job);
+        const runs = await this.threads.jobRuns(threadId, job);
         // Resumed, and no run took the answer yet: it goes to the interrupt the job stopped at.
         // Once a run took it, a later attempt finds that run as any other, and never gives a new
         // question (a later interrupt, even one with the same id) the old answer.
@@ -87,7 +79,7 @@ export class PlatformClient implements LangGraphClient {
           }
         }
         const latest = runs[0];
-        if (latest?.status === "success") return await this.finalState(threadId);
+        if (latest?.status === "success") return await this.threads.finalState(threadId);
         // Still going: rejoined, whatever an earlier attempt met. It may be alive (its follower
         // died, or a call failed on the way); interrupting it would not stop a node that ignores
         // the signal, and a second run would run that node again. Should LangGraph have lost it,
@@ -105,7 +97,7 @@ export class PlatformClient implements LangGraphClient {
 
   /** A new run from the job's own checkpoint, or from the payload when the thread has none of the job's. */
   private async resume(job: LangGraphJob): Promise<StartOutcome & { status: "started"; runId: string }> {
-    return this.createRun(job, { input: (await this.hasCheckpointOf(job)) ? null : job.payload });
+    return this.createRun(job, { input: (await this.threads.hasCheckpointOf(job)) ? null : job.payload });
   }
 
   /**
@@ -132,7 +124,7 @@ export class PlatformClient implements LangGraphClient {
       // A follow that moved the job to a copy of its thread died before it knew the copy's run:
       // the copy's run, if it got one, is the job's; with none, the next attempt resumes there.
       try {
-        const [latest] = await this.jobRuns(job.threadId, job);
+        const [latest] = await this.threads.jobRuns(job.threadId, job);
         if (!latest || !ACTIVE.has(latest.status)) return { status: "failed", error: `no LangGraph run going on thread ${job.threadId} to follow`, retryable: true };
         runId = latest.run_id;
       } catch (error) {
@@ -234,7 +226,7 @@ export class PlatformClient implements LangGraphClient {
     context.onProgress({ threadId: copy.thread_id });
     context.onRunMoved?.(copy.thread_id, null);
     if (stopListening.aborted) return null;
-    const hasCheckpoint = await call(() => this.hasCheckpoint(copy.thread_id));
+    const hasCheckpoint = await call(() => this.threads.hasCheckpoint(copy.thread_id));
     // Not retried: a second create after one whose answer was lost would be refused (the thread is busy).
     const { runId } = await this.createRun({ ...job, threadId: copy.thread_id }, { input: hasCheckpoint ? null : job.payload });
     return { threadId: copy.thread_id, runId };
@@ -258,7 +250,7 @@ export class PlatformClient implements LangGraphClient {
     switch (run.status) {
       case "success":
         try {
-          return await call(() => this.finalState(job.threadId));
+          return await call(() => this.threads.finalState(job.threadId));
         } catch (error) {
           return this.failure(error, job);
         }
@@ -271,7 +263,7 @@ export class PlatformClient implements LangGraphClient {
       case "timeout":
         return { status: "failed", error: `LangGraph run ${runId} timed out`, retryable: true };
       case "error": {
-        const error = runError ?? (await this.threadError(job.threadId));
+        const error = runError ?? (await this.threads.threadError(job.threadId));
         // An error the graph calls final (NON_RETRYABLE_ERRORS) fails the job: retrying cannot help.
         const final = error?.name !== undefined && (this.settings.nonRetryableErrors?.has(error.name) ?? false);
         const what = error ? `${error.name ? `${error.name}: ` : ""}${error.message}` : "no error message";
@@ -282,75 +274,13 @@ export class PlatformClient implements LangGraphClient {
     }
   }
 
-  /** What a run that succeeded left: the thread's values, or the interrupts it stopped at. */
-  private async finalState(threadId: string): Promise<StartOutcome & RunOutcome> {
-    const thread = await this.client.threads.get(threadId);
-    if (thread.status === "interrupted") return this.interrupted(thread);
-    return { status: "completed", result: resultToReport(thread.values ?? null) };
-  }
-
-  /**
-   * The pending interrupts of a thread that stopped at `interrupt()`, each with the node that
-   * asked. The thread's `interrupts` (by task id) are the pending ones: after a resume that
-   * answered only some, the state's tasks still list the answered ones too. The tasks give the nodes.
-   */
-  private async interrupted(thread: Thread): Promise<RunInterrupted> {
-    const { tasks } = await this.client.threads.getState(thread.thread_id);
-    const nodes = new Map(tasks.map((task) => [task.id, task.name]));
-    const interrupts: PendingInterrupt[] = Object.entries(thread.interrupts ?? {}).flatMap(([taskId, pending]) =>
-      pending.map((interrupt, i) => ({ id: interrupt.id ?? `${taskId}:${i}`, value: (interrupt.value ?? null) as JsonValue, node: nodes.get(taskId) ?? null })),
-    );
-    return { status: "interrupted", interrupts };
-  }
-
-  /** The error a thread whose run failed keeps, when the stream did not show it (the follow joined after the end). */
-  private async threadError(threadId: string): Promise<RunError | undefined> {
-    const { error } = await this.client.threads.get(threadId).catch(() => ({ error: undefined }));
-    if (typeof error === "string") return { message: error };
-    if (error && typeof error === "object") return runErrorOf(error);
-    return undefined;
-  }
-
-  /**
-   * The job's runs on its thread, newest first: a thread a client chose has other jobs' runs too
-   * (and an id enqueued again after its record expired is another job), told apart by the
-   * metadata the queue gives every run. Servers differ in the order they list runs (the JS dev
-   * server: oldest first), so every page is read, and sorted here.
-   */
-  private async jobRuns(threadId: string, job: LangGraphJob): Promise<Run[]> {
-    const mine: Run[] = [];
-    for (let page = 0; page < MAX_RUN_PAGES; page++) {
-      const runs = await this.client.runs.list(threadId, { limit: RUNS_PAGE, offset: page * RUNS_PAGE });
-      mine.push(...runs.filter((run) => isJobs(run.metadata, job)));
-      if (runs.length < RUNS_PAGE) break;
-    }
-    return mine.sort((a, b) => b.created_at.localeCompare(a.created_at));
-  }
-
-  private async hasCheckpoint(threadId: string): Promise<boolean> {
-    return Boolean((await this.client.threads.getState(threadId)).checkpoint?.checkpoint_id);
-  }
-
-  /**
-   * Whether the thread's newest checkpoint is the job's own: then a new run continues from it.
-   * A thread of its own has only the job's (LangGraph may lose a run yet keep its checkpoints).
-   * On a thread the client chose, the checkpoint says whose it is (a run's metadata goes on its
-   * checkpoints): one left by an earlier job, or none of this job's yet (its run failed before
-   * writing one), is where this job starts from, with its payload as input.
-   */
-  private async hasCheckpointOf(job: LangGraphJob): Promise<boolean> {
-    const state = await this.client.threads.getState(job.threadId);
-    if (!state.checkpoint?.checkpoint_id) return false;
-    return !job.sharedThread || isJobs(state.metadata, job);
-  }
-
   async checkRun(threadId: string, runId: string): Promise<RunCheck> {
     try {
       const run = await this.client.runs.get(threadId, runId);
       if (ACTIVE.has(run.status)) return { status: "active" };
       if (run.status !== "success") return { status: "ended" };
       // One that stopped at an interrupt is found by the job's next attempt (its lease lapses).
-      const outcome = await this.finalState(threadId);
+      const outcome = await this.threads.finalState(threadId);
       const runMs = Math.max(0, Date.parse(run.updated_at) - Date.parse(run.created_at));
       return outcome.status === "completed" ? { ...outcome, runMs } : { status: "ended" };
     } catch (error) {
@@ -372,17 +302,6 @@ export class PlatformClient implements LangGraphClient {
   private async failure(error: unknown, job: LangGraphJob): Promise<AttemptFailed> {
     return (await classify(error, this.endpoint, job.assistantId)).failure;
   }
-}
-
-/** Whether a run's (or checkpoint's) metadata names the job's record; runs from before records were named carry its id only. */
-function isJobs(metadata: Record<string, unknown> | null | undefined, job: LangGraphJob): boolean {
-  return metadata?.jobKey === undefined ? metadata?.jobId === job.jobId : metadata.jobKey === job.jobKey;
-}
-
-/** A run's error from what LangGraph says of it: `{error: <name>, message}`. */
-function runErrorOf(data: Record<string, unknown>): RunError {
-  const name = typeof data.error === "string" && typeof data.message === "string" ? data.error : undefined;
-  return { ...(name !== undefined && { name }), message: String(data.message ?? data.error ?? JSON.stringify(data)) };
 }
 
 /** What one stream part means for the job: progress and step, or the run's error. */
