@@ -52,16 +52,14 @@ export class Watchers {
   watchJob(jobId: string, seen: number | null, now: number): Response {
     const job = this.host.store.get(jobId);
     if (!job) return new Response(null, { status: 404 });
+    const { count } = this.host.store.historySince(jobId, Number.MAX_SAFE_INTEGER)!;
     // EventSource reconnects after every end: to a job that has ended and whose end it has seen,
     // 204 says stop (the SSE spec's answer), rather than the same last status once a second.
-    if (isTerminal(job.state) && seen !== null && seen >= this.host.store.historySince(jobId, Number.MAX_SAFE_INTEGER)!.count) {
-      return new Response(null, { status: 204 });
-    }
+    if (isTerminal(job.state) && seen !== null && seen >= count) return new Response(null, { status: 204 });
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [`job:${jobId}`]);
     // A first connection has seen nothing but gets no replay: the status says where the job is.
-    const history = this.host.store.historySince(jobId, Number.MAX_SAFE_INTEGER)!;
-    const watch: JobWatch = { jobId, seen: seen === null ? history.count : Math.min(seen, history.count), progress: 0 };
+    const watch: JobWatch = { jobId, seen: seen === null ? count : Math.min(seen, count), progress: 0 };
     this.pushJob(job, [[server, watch]], now);
     return new Response(null, { status: 101, webSocket: client });
   }
