@@ -7,7 +7,7 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import type { z } from "zod";
-import { actionRequest, jsonBytes, MAX_BODY_BYTES, MAX_RUN_OPTION_BYTES, type ActionRequest } from "./http/api-schema";
+import { actionRequest, jsonBytes, MAX_BODY_BYTES, MAX_RETRY_PAGE, MAX_RUN_OPTION_BYTES, type ActionRequest } from "./http/api-schema";
 import { authenticate } from "./http/auth";
 import { corsOrigins, queueNames, type AppEnv } from "./config";
 import { consumeDeadLetters, consumeJobs, isDeadLetterQueue } from "./consumer";
@@ -18,7 +18,7 @@ import { openApiDocument } from "./http/openapi";
 import { statusBody } from "./http/status-body";
 import { langGraphClient } from "./langgraph";
 import { log } from "./log";
-import type { EnqueueResult, Failure, JobMessage, NewJob } from "./coordinator/protocol";
+import type { Failure, JobMessage, NewJob } from "./coordinator/protocol";
 import type { QueueCoordinator } from "./queue-do";
 import { coordinatorFor } from "./rpc";
 import { sweepAll } from "./sweep";
@@ -130,12 +130,12 @@ async function handle(c: AppContext, request: CheckedRequest, coordinator: Durab
   switch (request.action) {
     case "enqueue": {
       const result = await coordinator.enqueue(request.job);
-      if (!result.ok) refuseEnqueue(result);
+      if (!result.ok) refuse(result);
       return c.json({ success: true, data: result.data }, result.created ? 201 : 200);
     }
     case "enqueueBatch": {
       const result = await coordinator.enqueueBatch(request.jobs);
-      if (!result.ok) refuseEnqueue(result);
+      if (!result.ok) refuse(result);
       const jobs = result.data.map(({ created, data }) => ({ ...data, created }));
       return c.json({ success: true, data: { jobs } }, jobs.some((job) => job.created) ? 201 : 200);
     }
@@ -153,18 +153,26 @@ async function handle(c: AppContext, request: CheckedRequest, coordinator: Durab
       return ok(c, unwrap(await coordinator.history(request.jobId)));
     case "resume":
       return ok(c, unwrap(await coordinator.resume(request.jobId, request.value)));
+    case "retry":
+      return ok(c, request.jobId !== undefined
+        ? unwrap(await coordinator.retry(request.jobId))
+        : unwrap(await coordinator.retryMany(request.status!, request.limit ?? MAX_RETRY_PAGE, request.cursor)));
+    case "pause":
+    case "unpause":
+      return ok(c, unwrap(await coordinator.setPaused(request.action === "pause")));
   }
 }
 
 const ok = (c: AppContext, data: unknown) => c.json({ success: true, data });
 
-function refuseEnqueue(refusal: Exclude<EnqueueResult, { ok: true }>): never {
-  const headers = refusal.code === "QUEUE_FULL" ? { "Retry-After": String(refusal.retryAfterSeconds) } : undefined;
+/** A refusal as the API's error; a full queue says when to try again (Retry-After). */
+function refuse(refusal: Failure<keyof typeof ERROR_STATUS> & { retryAfterSeconds?: number }): never {
+  const headers = refusal.retryAfterSeconds === undefined ? undefined : { "Retry-After": String(refusal.retryAfterSeconds) };
   throw new ApiError(refusal.code, refusal.message, undefined, headers);
 }
 
 function unwrap<T, Code extends keyof typeof ERROR_STATUS>(result: { ok: true; data: T } | Failure<Code>): T {
-  if (!result.ok) throw new ApiError(result.code, result.message);
+  if (!result.ok) refuse(result);
   return result.data;
 }
 

@@ -12,14 +12,15 @@ import { queueConfig, type AppEnv, type QueueConfig } from "./config";
 import { AlarmKeeper } from "./coordinator/alarm";
 import { Attempts, notFound, refuseFinishedRun, refuseReport, type Change } from "./coordinator/attempts";
 import { Dispatcher } from "./coordinator/dispatcher";
+import { retryJob, retryJobs, setPaused } from "./coordinator/admin";
 import { enqueueJobs } from "./coordinator/enqueue";
 import { resumeJob } from "./coordinator/resume";
 import type { CoordinatorHost } from "./coordinator/host";
 import { dispatchRank, JobStore, type JobRow } from "./coordinator/job-store";
 import {
   followerName, RECENTLY_STOPPED_MS, type AttemptFailure, type ClaimedJob, type EnqueueBatchResult, type EnqueueResult, type Failure,
-  type JobMessage, type ListQuery, type NewJob, type PendingInterrupt, type ProgressReport, type ReportRefusal, type Result,
-  type ResumeRefusal, type RunToCheck, type StopReason,
+  type BulkRetryData, type JobMessage, type ListQuery, type NewJob, type PendingInterrupt, type ProgressReport, type QueueFull, type ReportRefusal,
+  type Result, type ResumeRefusal, type RetryData, type RetryRefusal, type RunToCheck, type StopReason,
 } from "./coordinator/protocol";
 import { ResultStore, type KeptResult } from "./coordinator/results";
 import { failOverdueRuns, runDueTimers } from "./coordinator/timers";
@@ -125,6 +126,23 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   /** The answer to an interrupted job's interrupt (coordinator/resume.ts): queued again, to continue where it paused. */
   resume(jobId: string, value: JsonValue, now = Date.now()): Promise<Result<{ jobId: string; status: "queued" }, ResumeRefusal>> {
     return this.commit(() => resumeJob(this.host, this.transitions, this.dispatcher, jobId, value, now));
+  }
+
+  // ─── Operator actions (coordinator/admin.ts) ───────────────────────────────────────────────
+
+  /** A failed or cancelled job, queued again with a fresh retry budget, on its own thread (continuing from its checkpoint). */
+  retry(jobId: string, now = Date.now()): Promise<Result<RetryData, RetryRefusal> | QueueFull> {
+    return this.commit(() => retryJob(this.host, this.transitions, this.dispatcher, jobId, now));
+  }
+
+  /** A page of the queue's failed (or cancelled) jobs retried, oldest first, as many as capacity takes. */
+  retryMany(status: "failed" | "cancelled", limit: number, cursor?: string, now = Date.now()): Promise<Result<BulkRetryData, never> | QueueFull> {
+    return this.commit(() => retryJobs(this.host, this.transitions, this.dispatcher, status, limit, cursor, now));
+  }
+
+  /** Stops dispatching (running jobs finish; enqueues are accepted), or starts it again. Kept across restarts. */
+  setPaused(paused: boolean, now = Date.now()): Promise<Result<{ queueName: string; paused: boolean }, never>> {
+    return this.commit(() => setPaused(this.host, this.dispatcher, paused, now));
   }
 
   list(query: ListQuery) {

@@ -23,10 +23,12 @@ export class Dispatcher {
 
   /**
    * Marks the best ready jobs dispatched, as many as free slots (and the LangGraph circuit)
-   * allow, and returns their messages to send once the transaction commits. Call inside one.
+   * allow, and returns their messages to send once the transaction commits; none while the queue
+   * is paused (admin.ts). Call inside one.
    */
   dispatchReady(now: number): JobMessage[] {
     const { store, views, config, queueName } = this.host;
+    if (store.paused()) return [];
     const circuit = store.circuit();
     const allowed = dispatchable(circuit, config.concurrency - views.busySlots(), circuit.probe !== null && this.inFlight(circuit.probe));
     if (allowed <= 0) return [];

@@ -34,10 +34,14 @@ export type { JobBody, JobEvent, JobRow, JobUpdate } from "./job-row";
  */
 export const MAX_HISTORY_BYTES = 256 * 1024;
 
-/** What a committed transaction changed: the jobs it touched, and the history entries it appended (what live status pushes). */
+/**
+ * What a committed transaction changed: the jobs it touched, the history entries it appended, and
+ * whether the queue itself changed (paused or unpaused): what live status pushes.
+ */
 export interface Changes {
   jobs: Set<string>;
   events: { jobId: string; state: JobState; event: JobEvent }[];
+  queue: boolean;
 }
 
 export interface Counters {
@@ -92,9 +96,10 @@ export class JobStore {
   private counts: Map<string, number> | null = null;
   private countsChanged = false;
   private cachedCircuit: Circuit | null = null;
+  private cachedPaused: boolean | null = null;
   private positions: ReadyPositions | null = null;
   private inTransaction = false;
-  private changes: Changes = { jobs: new Set(), events: [] };
+  private changes: Changes = { jobs: new Set(), events: [], queue: false };
   /** Called with what a transaction changed, once it has committed (watchers.ts pushes it to live status streams). */
   onCommit: (changes: Changes) => void = () => {};
 
@@ -138,7 +143,7 @@ export class JobStore {
     // A nested one that failed would reload the counters without the outer one's changes.
     if (this.inTransaction) throw new Error("store transactions do not nest");
     this.inTransaction = true;
-    this.changes = { jobs: new Set(), events: [] };
+    this.changes = { jobs: new Set(), events: [], queue: false };
     let result: T;
     try {
       result = this.storage.transactionSync(() => {
@@ -155,7 +160,7 @@ export class JobStore {
     } finally {
       this.inTransaction = false;
     }
-    if (this.changes.jobs.size > 0) {
+    if (this.changes.jobs.size > 0 || this.changes.queue) {
       try {
         this.onCommit(this.changes);
       } catch (error) {
@@ -170,6 +175,7 @@ export class JobStore {
     this.counts = null;
     this.countsChanged = false;
     this.cachedCircuit = null;
+    this.cachedPaused = null;
     this.positions = null;
   }
 
@@ -349,6 +355,20 @@ export class JobStore {
     this.cachedCircuit = circuit;
   }
 
+  /** Whether an operator paused the queue (admin.ts): nothing is dispatched until it is unpaused. A meta row, so a restart keeps it. */
+  paused(): boolean {
+    this.cachedPaused ??= this.query("SELECT 1 FROM meta WHERE key = 'paused'").length > 0;
+    return this.cachedPaused;
+  }
+
+  setPaused(paused: boolean): void {
+    if (paused === this.paused()) return;
+    if (paused) this.run("INSERT INTO meta (key, value) VALUES ('paused', '1')");
+    else this.run("DELETE FROM meta WHERE key = 'paused'");
+    this.cachedPaused = paused;
+    this.changes.queue = true;
+  }
+
   /** Average run time of completed jobs of `type`, or null before the first. */
   typeAverageMs(type: string): number | null {
     const completed = this.counter(`completed:${type}`);
@@ -391,6 +411,11 @@ export class JobStore {
     return state === null
       ? this.query<JobRow>(`SELECT ${JOB} FROM jobs WHERE seq < ? ORDER BY seq DESC LIMIT ?`, before, limit)
       : this.query<JobRow>(`SELECT ${JOB} FROM jobs ${BY_STATE[state]} AND seq < ? ORDER BY seq DESC LIMIT ?`, before, limit);
+  }
+
+  /** Jobs in an ended `state`, oldest first, after the cursor `seq`: the pages a bulk retry works through. */
+  listOldestEnded(state: "failed" | "cancelled", limit: number, afterSeq: number): JobRow[] {
+    return this.query<JobRow>(`SELECT ${JOB} FROM jobs ${BY_STATE[state]} AND seq > ? ORDER BY seq ASC LIMIT ?`, afterSeq, limit);
   }
 
   /** How many entries the job's history has, and those after the first `after` (a live stream's catch-up), or null for no such job. */

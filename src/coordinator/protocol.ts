@@ -209,6 +209,21 @@ export type ReportRefusal = "JOB_NOT_FOUND" | "JOB_CANCELLED" | "JOB_ENDED" | "S
 /** Why a `resume` was refused: no such job, not interrupted, or a value that answers no pending interrupt. */
 export type ResumeRefusal = "JOB_NOT_FOUND" | "JOB_NOT_INTERRUPTED" | "INVALID_RESUME";
 
+/** Why a `retry` of one job was refused (besides a full queue): no such job, or one that has not failed or been cancelled. */
+export type RetryRefusal = "JOB_NOT_FOUND" | "JOB_NOT_RETRYABLE";
+
+export interface RetryData {
+  jobId: string;
+  status: "queued";
+  previousStatus: "failed" | "cancelled";
+}
+
+/** A bulk retry's page: the jobs queued again, and where the next call carries on (null: none left). */
+export interface BulkRetryData {
+  jobIds: string[];
+  nextCursor: string | null;
+}
+
 /** A newer attempt may be following the same LangGraph run: only a job that is over stops it. */
 export const jobIsOver = (refusal: ReportRefusal): boolean => refusal !== "STALE_ATTEMPT";
 
@@ -220,7 +235,10 @@ export interface EnqueueData {
   queuePosition: number;
 }
 
-export type EnqueueRefusal = (Failure<"QUEUE_FULL"> & { retryAfterSeconds: number }) | Failure<"JOB_ID_CONFLICT">;
+/** The queue is at capacity: the client may try again after `retryAfterSeconds` (the Retry-After header). */
+export type QueueFull = Failure<"QUEUE_FULL"> & { retryAfterSeconds: number };
+
+export type EnqueueRefusal = QueueFull | Failure<"JOB_ID_CONFLICT">;
 
 export type EnqueueResult = { ok: true; created: boolean; data: EnqueueData } | EnqueueRefusal;
 

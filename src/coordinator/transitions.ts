@@ -44,6 +44,22 @@ export class Transitions {
   }
 
   /**
+   * An operator's retry (admin.ts): a failed or cancelled job is queued again with a fresh retry
+   * budget. It keeps its history, its attempts' numbering and its LangGraph thread, so that its
+   * next run continues from the thread's checkpoint. On a thread the client chose that another
+   * job holds now, it waits for its turn (`waiting`) as a newly enqueued job would.
+   */
+  retry(job: JobRow, now: number): void {
+    const { store } = this.host;
+    const waiting = job.shared_thread === 1 && store.threadTaken(job.thread_id!);
+    store.bump("retried_total", 1);
+    store.update(job, {
+      state: waiting ? "waiting" : "queued", retry_count: 0, ended_at_ms: null, expires_at_ms: null, error: null,
+      stalls: 0, outage_since_ms: null, outage_run_id: null, busy_since_ms: null,
+    }, jobEvent(this.host, job, "retried", now, { previousStatus: job.state, retryCount: job.retry_count, ...(waiting && { waitingForThread: true }) }));
+  }
+
+  /**
    * The attempt's run stopped at the graph's `interrupt()`: the job waits for a resume, its slot
    * freed (it still counts against capacity, and keeps its thread), for at most INTERRUPT_TIMEOUT_SECONDS.
    */

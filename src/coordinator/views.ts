@@ -34,6 +34,8 @@ export class JobViews {
       successRate: ended > 0 ? Math.round((c.completedTotal / ended) * 1000) / 1000 : null,
       capacity: this.config.capacity,
       concurrency: this.config.concurrency,
+      // Paused by an operator: nothing is dispatched (running jobs finish, enqueues are accepted).
+      paused: this.store.paused(),
       langgraph: circuitView(this.store.circuit()),
     };
   }

@@ -12,7 +12,8 @@
  * the same shape as the `status` action's data, its id the number of entries it reflects); at
  * the job's end that status is the last message, and the socket is closed. A socket's
  * attachment keeps what it has seen, so a hibernated object carries on where it left. The
- * queue's watchers (tag `queue`) get every transition of every job (`job`) and the counts.
+ * queue's watchers (tag `queue`) get every transition of every job (`job`) and the counts (with
+ * whether the queue is paused).
  */
 import { isTerminal, publicStatus, toIso } from "../jobs";
 import type { Changes, JobEvent, JobRow } from "./job-store";
@@ -114,8 +115,8 @@ export class Watchers {
   }
 
   private counts() {
-    const { queueName, totalJobs, queuedJobs, runningJobs, interruptedJobs, completedJobs, failedJobs, cancelledJobs } = this.host.views.stats(this.host.queueName);
-    return { queueName, totalJobs, queuedJobs, runningJobs, interruptedJobs, completedJobs, failedJobs, cancelledJobs };
+    const { queueName, totalJobs, queuedJobs, runningJobs, interruptedJobs, completedJobs, failedJobs, cancelledJobs, paused } = this.host.views.stats(this.host.queueName);
+    return { queueName, totalJobs, queuedJobs, runningJobs, interruptedJobs, completedJobs, failedJobs, cancelledJobs, paused };
   }
 }
 

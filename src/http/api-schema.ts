@@ -121,8 +121,30 @@ const resumeValue = z
 
 export const resumeRequest = z.object({ action: z.literal("resume"), queueName: optionalQueueName, jobId, value: resumeValue });
 
+/** The ended states a retry takes a job out of. */
+export const retryableStatus = z.enum(["failed", "cancelled"]);
+/** Most jobs one bulk retry queues again. */
+export const MAX_RETRY_PAGE = 100;
+/**
+ * An operator's retry: one job (`jobId`), or a page of the queue's jobs in an ended `status`,
+ * oldest first (`limit`, and the `cursor` the last page answered).
+ */
+export const retryRequest = z.object({
+  action: z.literal("retry"),
+  queueName: optionalQueueName,
+  jobId: jobId.optional().meta({ description: "The failed or cancelled job to retry. Leave it out and name a `status` to retry a page of jobs." }),
+  status: retryableStatus.optional().meta({ description: "Retry the queue's jobs in this state, oldest first, a page at a time." }),
+  limit: z.int().min(1).max(MAX_RETRY_PAGE).optional().meta({ description: `With status: at most this many jobs (default ${MAX_RETRY_PAGE}).` }),
+  cursor: z.string().regex(/^\d{1,15}$/, "must be a nextCursor from an earlier bulk retry").optional().meta({ description: "With status: the last page's nextCursor." }),
+}).refine((request) => (request.jobId === undefined) !== (request.status === undefined), "name either jobId (one job) or status (a page of jobs), not both")
+  .refine((request) => request.status !== undefined || (request.limit === undefined && request.cursor === undefined), "limit and cursor go with status only");
+/** Stops dispatching: running jobs finish, enqueues are accepted, nothing new starts until `unpause`. */
+export const pauseRequest = z.object({ action: z.literal("pause"), queueName: optionalQueueName });
+export const unpauseRequest = z.object({ action: z.literal("unpause"), queueName: optionalQueueName });
+
 export const actionRequest = z.discriminatedUnion("action", [
   enqueueRequest, enqueueBatchRequest, statusRequest, statsRequest, cancelRequest, listRequest, historyRequest, resumeRequest,
+  retryRequest, pauseRequest, unpauseRequest,
 ]);
 /** A request as the Worker parsed it (defaults applied). */
 export type ActionRequest = z.infer<typeof actionRequest>;

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { createDocument, type ZodOpenApiResponsesObject } from "zod-openapi";
 import {
   actionRequest, cancelRequest, enqueueBatchRequest, enqueueRequest, historyRequest, jobInput, jobStatus, jsonValue, listRequest, MAX_BATCH_JOBS,
-  MAX_BODY_BYTES, priority, resumeRequest, statsRequest, statusRequest,
+  MAX_BODY_BYTES, pauseRequest, priority, resumeRequest, retryRequest, statsRequest, statusRequest, unpauseRequest,
 } from "./api-schema";
 import { ERROR_STATUS, type ErrorCode } from "./errors";
 import { eventSchemas, eventsQuery, jobEventsPath, queueEventsPath } from "./event-schemas";
@@ -35,6 +35,9 @@ const ACTIONS = {
   list: { request: listRequest, statuses: [200], errors: [] },
   history: { request: historyRequest, statuses: [200], errors: ["JOB_NOT_FOUND"] },
   resume: { request: resumeRequest, statuses: [200], errors: ["JOB_NOT_FOUND", "JOB_NOT_INTERRUPTED", "INVALID_RESUME"] },
+  retry: { request: retryRequest, statuses: [200], errors: ["JOB_NOT_FOUND", "JOB_NOT_RETRYABLE", "QUEUE_FULL"] },
+  pause: { request: pauseRequest, statuses: [200], errors: [] },
+  unpause: { request: unpauseRequest, statuses: [200], errors: [] },
 } satisfies Record<ActionName, { request: z.ZodType; statuses: (200 | 201)[]; errors: ErrorCode[] }>;
 
 const ACTION_NAMES = Object.keys(ACTIONS) as ActionName[];

@@ -52,5 +52,7 @@ export type ResponseChecks = [
   Check<Agrees<HistoryAnswer, Out<typeof schema.historyData>>>,
   Check<Agrees<Item<HistoryAnswer["events"]>, Out<typeof schema.historyEvent>>>,
   Check<Agrees<Answer<QueueCoordinator["resume"]>, Out<typeof schema.resumeData>>>,
+  Check<Agrees<Answer<QueueCoordinator["retry"]> | Answer<QueueCoordinator["retryMany"]>, Out<typeof schema.retryData>>>,
+  Check<Agrees<Answer<QueueCoordinator["setPaused"]>, Out<typeof schema.pauseData>>>,
   Check<Agrees<LangGraphHealth, Out<typeof schema.langgraphHealth>>>,
 ];

@@ -8,7 +8,7 @@
  * OpenAPI document (output schemas, `additionalProperties: false`) states exactly what is sent today.
  */
 import { z } from "zod";
-import { jobId, jobStatus, jsonValue, priority } from "./api-schema";
+import { jobId, jobStatus, jsonValue, priority, retryableStatus } from "./api-schema";
 import { ERROR_STATUS, type ErrorCode } from "./errors";
 
 /** A job's run options as stored: a JSON object. */
@@ -79,6 +79,7 @@ export const statsData = z.object({
   successRate: z.number().min(0).max(1).nullable(),
   capacity: count,
   concurrency: count,
+  paused: z.boolean().meta({ description: "paused by an operator: nothing is dispatched until unpause (running jobs finish, enqueues are accepted)" }),
   langgraph: circuitData,
 });
 
@@ -115,6 +116,16 @@ export const historyData = z.object({ jobId, events: z.array(historyEvent) });
 
 export const resumeData = z.object({ jobId, status: z.literal("queued") });
 
+export const retryData = z.union([
+  z.object({ jobId, status: z.literal("queued"), previousStatus: retryableStatus }).meta({ description: "one job retried" }),
+  z.object({
+    jobIds: z.array(jobId).meta({ description: "the jobs queued again, oldest first; fewer than the page when capacity ran out" }),
+    nextCursor: z.string().nullable().meta({ description: "the next call's `cursor`; null when no job of that status is left" }),
+  }).meta({ description: "a page of jobs retried (a request with `status`)" }),
+]);
+
+export const pauseData = z.object({ queueName: z.string(), paused: z.boolean() });
+
 /** `{success: true, data}`. */
 export const success = <Data extends z.ZodType>(data: Data) => z.object({ success: z.literal(true), data });
 
@@ -128,6 +139,9 @@ export const actionData = {
   list: listData,
   history: historyData,
   resume: resumeData,
+  retry: retryData,
+  pause: pauseData,
+  unpause: pauseData,
 };
 export type ActionName = keyof typeof actionData;
 /** Each action's whole answer, `{success: true, data}`, by action name. */
@@ -140,6 +154,9 @@ export const actionResponses = {
   list: success(listData),
   history: success(historyData),
   resume: success(resumeData),
+  retry: success(retryData),
+  pause: success(pauseData),
+  unpause: success(pauseData),
 } satisfies { [A in ActionName]: z.ZodType<{ success: true; data: z.infer<(typeof actionData)[A]> }> };
 
 /** Every error code; `x-error-status` gives each one's HTTP status (errors.ts, the one place that maps them). */
@@ -181,6 +198,8 @@ export type ListData = z.infer<typeof listData>;
 export type HistoryEvent = z.infer<typeof historyEvent>;
 export type HistoryData = z.infer<typeof historyData>;
 export type ResumeData = z.infer<typeof resumeData>;
+export type RetryData = z.infer<typeof retryData>;
+export type PauseData = z.infer<typeof pauseData>;
 export type ActionData<A extends ActionName> = z.infer<(typeof actionData)[A]>;
 export type ActionResponse<A extends ActionName> = z.infer<(typeof actionResponses)[A]>;
 export type ErrorResponse = z.infer<typeof errorResponse>;
