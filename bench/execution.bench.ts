@@ -37,7 +37,7 @@ const CASE_TIMEOUT_MS = setting("BENCH_CASE_TIMEOUT_S", 240) * 1000;
 const CLIENTS = 5; // direct SDK clients, and concurrent enqueue requests
 const JOBS_PER_WORKER = 64; // LangGraph dev server: runs executed at once
 
-const SHORT_JOB = { type: "data_sync", payload: { recordCount: 3, delayMs: 20 } } as const satisfies Omit<JobInput, "id">;
+const SHORT_JOB = { type: "data_sync", payload: { recordCount: 3, delayMs: 20, instrument: true } } as const satisfies Omit<JobInput, "id">;
 const QUEUES = { headOfLine: "bench-hol", freeSlot: "bench-free", throughput: "bench-throughput", slotReuse: "bench-reuse", longJobs: "bench-long" };
 const LOG_DIR = join(ROOT_DIR, ".wrangler", "bench");
 
@@ -76,7 +76,7 @@ interface GraphTimes {
   lastEndMs: number;
 }
 
-/** When the job's run began its first node and ended its last, from the final state's `stepTimes`. */
+/** When the job's run began its first node and ended its last, from the final state's `stepTimes` (every job here asks for them: `instrument: true`). */
 function graphTimes(job: JobStatus): GraphTimes {
   const steps = Object.values((job.result?.stepTimes ?? {}) as Record<string, { startedAtMs: number; endedAtMs: number }>);
   if (steps.length === 0) throw new Error(`job ${job.jobId} completed without stepTimes in its result`);
@@ -166,7 +166,7 @@ async function headOfLine(client: QueueClient): Promise<void> {
   for (let trial = 1; trial <= REPEATS; trial++) {
     const longId = uniqueJobId(`hol-long-${trial}`);
     const shortId = uniqueJobId(`hol-short-${trial}`);
-    await client.enqueue({ id: longId, type: "content_generation", payload: { delayMs: LONG_NODE_MS } });
+    await client.enqueue({ id: longId, type: "content_generation", payload: { delayMs: LONG_NODE_MS, instrument: true } });
     await sleep(1500);
     await client.enqueue({ id: shortId, ...SHORT_JOB });
     const answeredMs = Date.now();
@@ -352,7 +352,7 @@ function printStages(jobs: { graph: GraphTimes; events: JobEvent[] }[]): void {
 async function manyLongJobs(client: QueueClient): Promise<void> {
   const untilMs = Date.now() + CASE_TIMEOUT_MS;
   const jobs = Array.from({ length: LONG_JOBS }, (_, i) => ({
-    id: uniqueJobId(`long-${i}`), type: "research_workflow", payload: { delayMs: LONG_JOB_NODE_MS },
+    id: uniqueJobId(`long-${i}`), type: "research_workflow", payload: { delayMs: LONG_JOB_NODE_MS, instrument: true },
   }) satisfies JobInput);
   const startedMs = Date.now();
   await enqueueAll(client, jobs);

@@ -1,5 +1,5 @@
 // Shared by the example graphs: the test-hook state fields, and `defineSteps`, which
-// wraps each node so it reports progress, honours the hooks and counts its runs.
+// wraps each node so it reports progress, honours the hooks and, when asked, counts and times its runs.
 import { Annotation, type AnnotationRoot, type LangGraphRunnableConfig, type StateDefinition } from "@langchain/langgraph";
 
 /** The payload of every custom stream event the example graphs emit. */
@@ -76,13 +76,22 @@ export const testHookFields = {
   resultBytes: Annotation<number | undefined>,
   /** Output of `resultBytes`: 1,000-character messages, each with one two-byte character. */
   longHistory: Annotation<string[] | undefined>,
-  /** Completed executions per node. A node that throws writes nothing, so it is not counted. */
-  nodeRuns: Annotation<Record<string, number>>({ reducer: addRuns, default: () => ({}) }),
-  /** Per node, its last completed execution's start and end times (benchmarks read them). */
-  stepTimes: Annotation<Record<string, StepTime>>({ reducer: (left, right) => ({ ...left, ...right }), default: () => ({}) }),
+  /**
+   * Every node adds itself to `nodeRuns` and `stepTimes`. Off by default, so that a job's result
+   * (the final state) holds what the graph computes, not the tests' bookkeeping.
+   */
+  instrument: Annotation<boolean | undefined>,
+  /**
+   * Output of `instrument`: completed executions per node. A node that throws writes nothing, so
+   * it is not counted. No default: a channel with one would show `{}` in every final state.
+   */
+  nodeRuns: Annotation<Record<string, number>>({ reducer: addRuns }),
+  /** Output of `instrument`: per node, its last completed execution's start and end times (benchmarks read them). */
+  stepTimes: Annotation<Record<string, StepTime>>({ reducer: (left, right) => ({ ...left, ...right }) }),
 };
 
 interface HookState {
+  instrument?: boolean;
   delayMs?: number;
   resultBytes?: number;
   failTimes?: FailTimes;
@@ -174,8 +183,8 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
  * Wraps a graph's nodes; `order` lists its steps as they run (parallel ones side by side),
  * which sets each step's share of the progress. Each wrapped node emits `{progress, step}`
  * when it starts and when it ends, sleeps `delayMs` (or leaves that to its work, with
- * `manualDelay`), fails as `failTimes` and `finalError` ask, and adds itself to `nodeRuns`
- * and `stepTimes`. It catches nothing: an `interrupt()` in `work` throws LangGraph's
+ * `manualDelay`), fails as `failTimes` and `finalError` ask, and with `instrument` adds itself
+ * to `nodeRuns` and `stepTimes`. It catches nothing: an `interrupt()` in `work` throws LangGraph's
  * GraphInterrupt straight through, so an interrupted execution counts as no run.
  */
 export function defineSteps<Def extends StateDefinition, const Names extends readonly string[]>(
@@ -216,8 +225,9 @@ export function defineSteps<Def extends StateDefinition, const Names extends rea
       const update = await work(state, ctx);
       const history = index === order.length - 1 && (state.resultBytes ?? 0) > 0 ? { longHistory: longHistory(state.resultBytes!) } : {};
       const echo = index === 0 && state.echoConfig ? { seenConfig: seenConfig(config) } : {};
+      const counts = state.instrument ? { nodeRuns: { [name]: 1 }, stepTimes: { [name]: { startedAtMs, endedAtMs: Date.now() } } } : {};
       emit(1);
-      return { ...update, ...starts, ...history, ...echo, nodeRuns: { [name]: 1 }, stepTimes: { [name]: { startedAtMs, endedAtMs: Date.now() } } };
+      return { ...update, ...starts, ...history, ...echo, ...counts };
     };
   };
 }

@@ -83,10 +83,21 @@ describe("each example graph", () => {
       const updates = chunks.filter((c) => c.event === "updates").map((c) => Object.keys(c.data));
       assert.deepEqual(updates, nodes.map((node) => [node]));
 
+      // The final state (a queue job's result) is the input and the graph's outputs, nothing else:
+      // no test instrumentation unless the input asks for it.
       const { values, status } = await client.threads.get(threadId);
       assert.equal(status, "idle");
+      assert.deepEqual(Object.keys(values).toSorted(), [...Object.keys(input), ...outputs].toSorted());
       for (const key of outputs) assert.ok(values[key] !== undefined, `${key} in final values`);
+    });
+
+    test(`${assistantId} with instrument: true counts and times each node in its final state`, async () => {
+      const before = Date.now();
+      const values = await client.runs.wait(await newThread(), assistantId, { input: { ...input, instrument: true } });
+      assert.deepEqual(Object.keys(values).toSorted(), [...Object.keys(input), "instrument", ...outputs, "nodeRuns", "stepTimes"].toSorted());
       assert.deepEqual(values.nodeRuns, Object.fromEntries(nodes.map((node) => [node, 1])));
+      assert.deepEqual(Object.keys(values.stepTimes), nodes);
+      for (const { startedAtMs, endedAtMs } of Object.values(values.stepTimes)) assert.ok(before <= startedAtMs && startedAtMs <= endedAtMs && endedAtMs <= Date.now());
     });
   }
 
@@ -121,7 +132,7 @@ describe("server and SDK behaviour", () => {
 
   test("a retry with input null resumes from the checkpoint: finished nodes do not run again", async () => {
     const threadId = await newThread();
-    const input = { itemName: "Widget", failTimes: { node: "draft", times: 1 } };
+    const input = { itemName: "Widget", failTimes: { node: "draft", times: 1 }, instrument: true };
 
     const failed = await streamRun(threadId, "research_workflow", input);
     const error = failed.find((c) => c.event === "error");
@@ -143,7 +154,7 @@ describe("server and SDK behaviour", () => {
 
   test("an error a node marks as final: the stream's error event carries the error's name", async () => {
     const threadId = randomUUID();
-    const { chunks, status } = await createAndJoin(threadId, "data_sync", { input: { delayMs: 100, finalError: { node: "transform" } } });
+    const { chunks, status } = await createAndJoin(threadId, "data_sync", { input: { delayMs: 100, finalError: { node: "transform" }, instrument: true } });
     assert.deepEqual(chunks.at(-1), { id: chunks.at(-1).id, event: "error", data: { error: "NonRetryableError", message: "transform failed for good (finalError)" } });
     assert.equal(status, "error");
     const thread = await client.threads.get(threadId);
@@ -159,7 +170,7 @@ describe("server and SDK behaviour", () => {
   test("runs.join reports a run that fails while joined as a 200 body with __error__", async () => {
     const threadId = await newThread();
     const run = await client.runs.create(threadId, "data_sync", {
-      input: { delayMs: 200, failTimes: { node: "transform", times: 1 } },
+      input: { delayMs: 200, failTimes: { node: "transform", times: 1 }, instrument: true },
     });
     const joined = await client.runs.join(threadId, run.run_id);
     assert.equal(joined.__error__.error, "Error");
@@ -286,7 +297,7 @@ async function interruptedApproval(input) {
 
 describe("human in the loop (approval)", () => {
   test("interrupt: the thread is interrupted, with the question under its task; a resume command answers it", async () => {
-    const { threadId, chunks, state, pending } = await interruptedApproval({ topic: "queues" });
+    const { threadId, chunks, state, pending } = await interruptedApproval({ topic: "queues", instrument: true });
     const { taskId, id } = pending.review;
     const expected = { id, value: { question: QUESTION, draft: state.values.draftText, reviewer: "review" } };
     assert.match(id, /^[0-9a-f]{32}$/);
@@ -315,7 +326,7 @@ describe("human in the loop (approval)", () => {
   });
 
   test("two parallel reviews: two interrupts pending; a map {interruptId: answer} answers both", async () => {
-    const { threadId, chunks, state, pending } = await interruptedApproval({ topic: "queues", reviewers: 2 });
+    const { threadId, chunks, state, pending } = await interruptedApproval({ topic: "queues", reviewers: 2, instrument: true });
     assert.deepEqual(state.next.toSorted(), ["legal_review", "review"]);
     assert.deepEqual(updateKeys(chunks), [["draft"], ["__interrupt__"], ["__interrupt__"]], "one chunk per interrupt");
     const thread = await client.threads.get(threadId);
@@ -334,7 +345,7 @@ describe("human in the loop (approval)", () => {
   });
 
   test("two pending: a map naming one leaves the other pending (same id); a plain value answers every pending one", async () => {
-    const { threadId, pending } = await interruptedApproval({ topic: "queues", reviewers: 2 });
+    const { threadId, pending } = await interruptedApproval({ topic: "queues", reviewers: 2, instrument: true });
     const partial = await createAndJoin(threadId, "approval", { command: { resume: { [pending.review.id]: true } } });
     assert.equal(partial.status, "success");
     const thread = await client.threads.get(threadId);
@@ -371,13 +382,13 @@ describe("human in the loop (approval)", () => {
     const fresh = randomUUID();
     assert.equal((await createAndJoin(fresh, "approval", { command: { resume: "x" } })).status, "success");
     const state = await client.threads.getState(fresh);
-    assert.deepEqual(state.values, { nodeRuns: {}, stepTimes: {}, answers: {} });
+    assert.deepEqual(state.values, { answers: {} });
     assert.deepEqual(state.next, []);
   });
 
   test("a new input on an interrupted thread drops the pending interrupt and starts over", async () => {
-    const { threadId, pending } = await interruptedApproval({ topic: "first" });
-    const { chunks, status } = await createAndJoin(threadId, "approval", { input: { topic: "second" } });
+    const { threadId, pending } = await interruptedApproval({ topic: "first", instrument: true });
+    const { chunks, status } = await createAndJoin(threadId, "approval", { input: { topic: "second", instrument: true } });
     assert.equal(status, "success");
     assert.deepEqual(updateKeys(chunks), [["draft"], ["__interrupt__"]]);
     const thread = await client.threads.get(threadId);
@@ -392,8 +403,8 @@ describe("human in the loop (approval)", () => {
 describe("conversation over several runs on one thread", () => {
   test("each run adds a turn to the state the previous run left", async () => {
     const threadId = randomUUID();
-    await createAndJoin(threadId, "conversation", { input: { message: "hello" } });
-    const { status } = await createAndJoin(threadId, "conversation", { input: { message: "how are you" } });
+    await createAndJoin(threadId, "conversation", { input: { message: "hello", instrument: true } });
+    const { status } = await createAndJoin(threadId, "conversation", { input: { message: "how are you", instrument: true } });
     assert.equal(status, "success");
     const { values } = await client.threads.get(threadId);
     assert.equal(values.turns, 2);

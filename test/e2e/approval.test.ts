@@ -21,7 +21,7 @@ describe("approval jobs (interrupt and resume)", () => {
     const approvalId = uniqueJobId("approval");
     const otherId = uniqueJobId("after-approval");
     // Back to back: with one slot, the data_sync job can only start once the approval job lets go of it.
-    await q.enqueue({ id: approvalId, type: "approval", payload: { topic: "spring launch" } });
+    await q.enqueue({ id: approvalId, type: "approval", payload: { topic: "spring launch", instrument: true } });
     await q.enqueue({ id: otherId, type: "data_sync", payload: { source: "crm", recordCount: 3 } });
 
     const paused = await q.waitForJob(approvalId, isInterrupted, { timeoutMs: 30_000 });
@@ -74,7 +74,7 @@ describe("approval jobs (interrupt and resume)", () => {
   it("answers two parallel reviews by interrupt id, one at a time", async () => {
     const q = queue();
     const jobId = uniqueJobId("approval-two");
-    await q.enqueue({ id: jobId, type: "approval", payload: { topic: "pricing page", reviewers: 2 } });
+    await q.enqueue({ id: jobId, type: "approval", payload: { topic: "pricing page", reviewers: 2, instrument: true } });
 
     const paused = await q.waitForJob(jobId, isInterrupted, { timeoutMs: 30_000 });
     const byNode = Object.fromEntries(paused.interrupts!.map((i) => [i.node, i]));

@@ -47,7 +47,7 @@ it("runs five jobs at once with five slots: every run overlaps every other", asy
   const queue = new QueueClient(worker.url, QUEUE);
   const ids = Array.from({ length: 5 }, (_, i) => uniqueJobId(`overlap-${i}`));
   // Two nodes of 1.5 s each: one after another they would take 15 s.
-  await Promise.all(ids.map((id) => queue.enqueue({ id, type: "research_workflow", payload: { itemName: id, delayMs: 1500 } })));
+  await Promise.all(ids.map((id) => queue.enqueue({ id, type: "research_workflow", payload: { itemName: id, delayMs: 1500, instrument: true } })));
   const jobs = await Promise.all(ids.map((id) => queue.waitForEnd(id, "completed", { timeoutMs: 60_000, intervalMs: 250 })));
 
   const lastStart = Math.max(...jobs.map((j) => Date.parse(j.startedAt!)));

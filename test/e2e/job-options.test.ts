@@ -77,7 +77,7 @@ describe("job options", () => {
   it("runs a mapped type with its graph, and refuses a type JOB_TYPES does not list", async () => {
     const q = queue();
     const jobId = uniqueJobId("triage");
-    await q.enqueue({ id: jobId, type: "triage", payload: { source: "inbox", destination: "board", recordCount: 3 } });
+    await q.enqueue({ id: jobId, type: "triage", payload: { source: "inbox", destination: "board", recordCount: 3, instrument: true } });
     const job = await q.waitForEnd(jobId, "completed", { timeoutMs: 30_000 });
     expect(job).toMatchObject({ type: "triage", assistantId: "data_sync" });
     expect(job.result).toMatchObject({

@@ -10,7 +10,7 @@ describe("a job whose final state is over 1 MiB", () => {
   it("completes, and status returns its whole state", async () => {
     const queue = new QueueClient(inject("workerUrl"), "e2e-i");
     const jobId = uniqueJobId("large-result");
-    await queue.enqueue({ id: jobId, type: "research_workflow", payload: { itemName: "long history", resultBytes: 3_000_000 } });
+    await queue.enqueue({ id: jobId, type: "research_workflow", payload: { itemName: "long history", resultBytes: 3_000_000, instrument: true } });
 
     const job = await queue.waitForEnd(jobId, "completed");
     expect(job.error).toBeNull();

@@ -31,7 +31,7 @@ it("rejoins a run that outlives one follower invocation's budget, in the next in
   const queue = new QueueClient(worker.url, "e2e-h");
   const jobId = uniqueJobId("marathon");
   // Two nodes of 1.5 s each: the run lasts about three budgets.
-  await queue.enqueue({ id: jobId, type: "research_workflow", payload: { itemName: "marathon", delayMs: 1500 } });
+  await queue.enqueue({ id: jobId, type: "research_workflow", payload: { itemName: "marathon", delayMs: 1500, instrument: true } });
 
   const job = await queue.waitForEnd(jobId, "completed");
   expect(job.retryCount).toBe(0);

@@ -33,8 +33,8 @@ it("finishes the jobs it held, running and queued, after a restart on the same s
   let queue = new QueueClient(worker.url, "e2e-g");
   const running = uniqueJobId("running-at-stop");
   const waiting = uniqueJobId("queued-at-stop");
-  await queue.enqueue({ id: running, type: "research_workflow", payload: { itemName: "survivor", delayMs: 1500 } });
-  await queue.enqueue({ id: waiting, type: "research_workflow", payload: { itemName: "next in line", delayMs: 200 } });
+  await queue.enqueue({ id: running, type: "research_workflow", payload: { itemName: "survivor", delayMs: 1500, instrument: true } });
+  await queue.enqueue({ id: waiting, type: "research_workflow", payload: { itemName: "next in line", delayMs: 200, instrument: true } });
   // Claimed by a consumer and its LangGraph run created, not just dispatched.
   await queue.waitForJob(running, (j) => j.status === "running" && j.currentStep !== null);
   expect((await queue.status(waiting)).status).toBe("queued");

@@ -1,7 +1,7 @@
 /**
  * Retries on the real LangGraph server resume from the thread's checkpoint: a node that
- * already finished is not run again. The example graphs count each node's completed runs in
- * `nodeRuns`, and `failTimes` makes a node throw its first N executions on the thread.
+ * already finished is not run again. With `instrument: true` the example graphs count each node's
+ * completed runs in `nodeRuns`, and `failTimes` makes a node throw its first N executions on the thread.
  */
 import { expect, inject, it } from "vitest";
 import { QueueClient, uniqueJobId } from "./api";
@@ -12,7 +12,7 @@ it("retries a failing node until it passes, without running the nodes before it 
   await queue.enqueue({
     id: jobId,
     type: "research_workflow",
-    payload: { itemName: "flaky", failTimes: { node: "draft", times: 2 } },
+    payload: { itemName: "flaky", failTimes: { node: "draft", times: 2 }, instrument: true },
     maxRetries: 3,
   });
 

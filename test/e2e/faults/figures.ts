@@ -32,16 +32,22 @@ export interface JobAccount {
   events: JobEvent[];
 }
 
-/** What became of each job: its status, how often its nodes ran, how often it was recorded completed. */
+/**
+ * What became of each job: its status, how often its nodes ran (the jobs must ask the example graphs
+ * for `nodeRuns` with `"instrument": true`), how often it was recorded completed.
+ */
 export async function accountFor(queue: QueueClient, jobIds: string[]): Promise<JobAccount[]> {
   return Promise.all(
     jobIds.map(async (jobId): Promise<JobAccount> => {
       try {
         const [job, events] = await Promise.all([queue.status(jobId), queue.history(jobId)]);
+        const nodeRuns = job.result?.nodeRuns as Record<string, number> | undefined;
+        // The graphs count node runs only when asked: without the count, "no node ran twice" would pass unseen.
+        if (job.status === "completed" && !nodeRuns) throw new Error(`job ${jobId} completed without nodeRuns in its result: enqueue it with "instrument": true in its payload`);
         return {
           jobId, status: job.status, retryCount: job.retryCount, error: job.error, events,
           attempts: Math.max(0, ...events.map((e) => e.attempt)),
-          nodeRuns: (job.result?.nodeRuns as Record<string, number> | undefined) ?? {},
+          nodeRuns: nodeRuns ?? {},
           completedEvents: events.filter((e) => e.event === "completed").length,
         };
       } catch (error) {

@@ -49,7 +49,7 @@ const rule = (name: string, fault: FaultRule["fault"], match: Omit<FaultRule, "f
 };
 
 const researchJob = (name: string, delayMs: number, maxRetries = 3): JobInput => ({
-  id: jobIds.get(name) ?? uniqueJobId(name), type: "research_workflow", payload: { itemName: name, delayMs }, maxRetries,
+  id: jobIds.get(name) ?? uniqueJobId(name), type: "research_workflow", payload: { itemName: name, delayMs, instrument: true }, maxRetries,
 });
 
 beforeAll(async () => {
@@ -224,7 +224,7 @@ it("fails a poison job (answers never valid JSON, or connections always reset) a
 it("with faults at random (seed 20240607, 20% of requests), every job ends in time and none runs twice", async () => {
   const queue = new QueueClient(worker.url, RANDOM);
   const jobs: JobInput[] = Array.from({ length: 12 }, (_, i) => ({
-    id: uniqueJobId(`random-${i}`), type: "research_workflow", payload: { itemName: `random ${i}`, delayMs: 200 }, maxRetries: 5,
+    id: uniqueJobId(`random-${i}`), type: "research_workflow", payload: { itemName: `random ${i}`, delayMs: 200, instrument: true }, maxRetries: 5,
   }));
   const accounts = await runJobs(queue, jobs);
 

@@ -53,7 +53,7 @@ it(`completes every job, once, when LangGraph is SIGKILLed mid-run and back ${OU
   const queue = new QueueClient(worker!.url, QUEUE);
   const ids = Array.from({ length: JOBS }, (_, i) => uniqueJobId(`lg-killed-${i}`));
   // Two nodes of 1.5 s each; the kill comes in the first.
-  await Promise.all(ids.map((id) => queue.enqueue({ id, type: "research_workflow", payload: { itemName: id, delayMs: 1500 } })));
+  await Promise.all(ids.map((id) => queue.enqueue({ id, type: "research_workflow", payload: { itemName: id, delayMs: 1500, instrument: true } })));
   await Promise.all(ids.map((id) => queue.waitForJob(id, (j) => j.status === "running" && j.currentStep !== null, { timeoutMs: 30_000 })));
   await new Promise((resolve) => setTimeout(resolve, 1000));
 

@@ -45,7 +45,7 @@ it("resumes from the checkpoint a killed LangGraph kept: the node that had finis
   const queue = new QueueClient(worker!.url, QUEUE);
   const jobId = uniqueJobId("lost-run");
   // Two nodes of 6 s: the kill comes during the second, once the first is checkpointed on disk.
-  await queue.enqueue({ id: jobId, type: "research_workflow", payload: { itemName: "lost run", delayMs: 6000 } });
+  await queue.enqueue({ id: jobId, type: "research_workflow", payload: { itemName: "lost run", delayMs: 6000, instrument: true } });
   await queue.waitForJob(jobId, (j) => j.currentStep === "draft", { timeoutMs: 30_000 });
   const { threadId, runId } = (await queue.history(jobId)).find((e) => e.event === "run_created")!.detail as { threadId: string; runId: string };
   await waitFor(

@@ -60,7 +60,7 @@ it(`a blip (a cut stream and a reset status check mid-node, or one reset read) c
   const queues = names.map((name) => new QueueClient(worker.url, name));
   const started = Date.now();
   await Promise.all(names.map((name, i) => queues[i]!.enqueue({
-    id: jobIds[name], type: "research_workflow", payload: { itemName: name, ignoreAbortMs: LONG_NODE_MS, ignoreAbortKey: jobIds[name] },
+    id: jobIds[name], type: "research_workflow", payload: { itemName: name, ignoreAbortMs: LONG_NODE_MS, ignoreAbortKey: jobIds[name], instrument: true },
   })));
   const endedAfterMs = await Promise.all(names.map((name, i) =>
     waitFor(`job ${name}`, () => queues[i]!.status(jobIds[name]), (j) => ["completed", "failed", "cancelled"].includes(j.status), { timeoutMs: 60_000, intervalMs: 250 })

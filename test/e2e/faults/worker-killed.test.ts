@@ -53,7 +53,7 @@ function recoveredBy(account: JobAccount): string {
 it("completes every job, once, when the Worker is SIGKILLed mid-run and started again on its state", async () => {
   let worker = await start("worker-killed-1");
   let queue = new QueueClient(worker.url, QUEUE);
-  const job = (label: string, delayMs: number): JobInput => ({ id: uniqueJobId(label), type: "research_workflow", payload: { itemName: label, delayMs } });
+  const job = (label: string, delayMs: number): JobInput => ({ id: uniqueJobId(label), type: "research_workflow", payload: { itemName: label, delayMs, instrument: true } });
   // Three slots: two 2-node runs of 12 s and one of 3 s start at once; two short jobs wait.
   const running = [job("ends-while-down", 1500), job("long-a", 6000), job("long-b", 6000)];
   const waiting = [job("waiting-a", 300), job("waiting-b", 300)];
