@@ -33,6 +33,12 @@
  *    run): `thread_busy`, delayed by half the time waited so far (within RETRY_BASE_MS and
  *    RETRY_MAX_MS, no jitter), no retry spent, stalls untouched; from then on (exactly
  *    JOB_TIMEOUT_SECONDS included) the attempt fails, not retried;
+ *  - an operator's retry (issue #16) is the one way out of an ended state: a failed or cancelled
+ *    job goes back to the queue (`retried`) with a fresh retry budget and no stalls, outage or
+ *    busy wait of its past, keeping its thread, attempts' numbering, run and resume; it counts
+ *    against capacity like an enqueue, and on a client-chosen thread another job holds it waits
+ *    its turn. A bulk retry takes the oldest jobs of a state after a cursor, as many as fit. While
+ *    the queue is paused nothing is dispatched; unpausing fills the free slots;
  *  - every claim names the job's record (`jobKey`, its followerName `<queue>:<seq>`): the test adds
  *    it, as it adds queueName and followerName, since the model does not know the queue's name.
  *
@@ -248,6 +254,10 @@ export class CoordinatorModel {
   readonly jobs = new Map<string, ModelJob>();
   circuit: Circuit = CLOSED;
   seq = 0;
+  /** Paused by an operator: nothing is dispatched. */
+  paused = false;
+  /** Retries scheduled after failed attempts, and operators' retries (the metrics' retried total). */
+  retriedTotal = 0;
   completedTotal = 0;
   failedTotal = 0;
   processMsTotal = 0;
@@ -380,6 +390,63 @@ export class CoordinatorModel {
     this.record(job, "resumed", { resumeId: null, ...(json.length <= 1024 ? { value } : { valueBytes: json.length }) });
     this.dispatch();
     return { ok: true as const, data: { jobId: id, status: "queued" as const } };
+  }
+
+  // ─── Operator actions (issue #16) ──────────────────────────────────────────────────────────
+
+  /**
+   * A failed or cancelled job goes back to the queue: a fresh retry budget, no stalls, no outage
+   * or busy wait of its past, its thread, attempts, run and resume kept; counted against capacity
+   * like an enqueue. On a client-chosen thread another job holds, it waits its turn.
+   */
+  retry(id: string) {
+    const job = this.jobs.get(id);
+    if (!job) return { ok: false as const, code: "JOB_NOT_FOUND" as const };
+    if (job.state !== "failed" && job.state !== "cancelled") return { ok: false as const, code: "JOB_NOT_RETRYABLE" as const };
+    const full = this.queueFull();
+    if (full) return full;
+    const previousStatus = job.state;
+    this.requeue(job);
+    this.dispatch();
+    return { ok: true as const, data: { jobId: id, status: "queued" as const, previousStatus } };
+  }
+
+  /** The oldest jobs in `state` after the cursor (a seq), up to `limit` and as many as capacity takes. */
+  retryMany(state: "failed" | "cancelled", limit: number, afterSeq: number) {
+    const page = this.list(state).filter((job) => job.seq > afterSeq).sort((a, b) => a.seq - b.seq).slice(0, limit);
+    if (page.length > 0) {
+      const full = this.queueFull();
+      if (full) return full;
+    }
+    const retried = page.slice(0, CONFIG.capacity - this.active());
+    for (const job of retried) this.requeue(job);
+    this.dispatch();
+    const more = retried.length < page.length || page.length === limit;
+    return { ok: true as const, data: { jobIds: retried.map((job) => job.id), nextCursor: more && retried.length > 0 ? String(retried.at(-1)!.seq) : null } };
+  }
+
+  /** Paused, nothing is dispatched; unpaused, the free slots fill at once. */
+  setPaused(paused: boolean) {
+    this.paused = paused;
+    this.dispatch();
+    return { ok: true as const, data: { paused } };
+  }
+
+  private queueFull() {
+    if (this.active() < CONFIG.capacity) return null;
+    return { ok: false as const, code: "QUEUE_FULL" as const, retryAfterSeconds: Math.max(1, Math.ceil(this.avgProcessSeconds() / CONFIG.concurrency)) };
+  }
+
+  private requeue(job: ModelJob): void {
+    const previousStatus = job.state;
+    const waiting = sharedThread(job) && this.onThread(job.threadId!).length > 0;
+    this.retriedTotal++;
+    const retryCount = job.retryCount;
+    Object.assign(job, {
+      state: waiting ? "waiting" : "queued", retryCount: 0, endedAt: null, expiresAt: null, error: null,
+      stalls: 0, outageSince: null, outageRunId: null, busySince: null,
+    });
+    this.record(job, "retried", { previousStatus, retryCount, waitingForThread: waiting ? true : undefined });
   }
 
   // ─── Consumer and follower reports ─────────────────────────────────────────────────────────
@@ -591,6 +658,7 @@ export class CoordinatorModel {
 
   /** Fills free slots with the best ready jobs, as the circuit allows: all when closed, none when open, one probe when half-open. */
   private dispatch(): void {
+    if (this.paused) return;
     const free = CONFIG.concurrency - this.busy();
     const probe = this.circuit.probe;
     const probeInFlight = probe !== null && this.jobs.get(probe.id)?.attempt === probe.attempt && inFlight(this.jobs.get(probe.id)!.state);
@@ -642,6 +710,7 @@ export class CoordinatorModel {
     }
     if (failure.retryable && job.retryCount < job.maxRetries) {
       const retry = job.retryCount + 1;
+      this.retriedTotal++;
       const nominal = Math.min(CONFIG.retryMaxMs, CONFIG.retryBaseMs * 2 ** (retry - 1));
       Object.assign(job, {
         state: "delayed", retryCount: retry, leaseUntil: null, error, deadline: null,

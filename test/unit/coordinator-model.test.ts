@@ -191,12 +191,14 @@ function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void
 
   // Client-chosen threads: one job at a time. Of a thread's jobs that have not ended at most one
   // is not waiting, and any that wait do so behind it: it was enqueued before all of them.
+  const lastEvent = new Map(snap.events.map((e) => [e.job_id, e]));
   const onThreads = Map.groupBy(rows.filter((row) => row.shared_thread === 1 && !TERMINAL.includes(row.state as State)), (row) => row.thread_id);
   for (const [thread, jobs] of onThreads) {
     const holders = jobs.filter((row) => row.state !== "waiting");
     const waiting = jobs.filter((row) => row.state === "waiting");
     ensure(holders.length <= 1, () => `thread ${thread} held by ${holders.length} jobs at once: ${holders.map((row) => `${row.id} (${row.state})`)}`);
-    ensure(waiting.length === 0 || (holders.length === 1 && waiting.every((row) => row.seq > holders[0]!.seq)),
+    // A job retried onto a thread another job holds waits behind it whatever its age.
+    ensure(waiting.length === 0 || (holders.length === 1 && waiting.every((row) => row.seq > holders[0]!.seq || lastEvent.get(row.id)?.event === "retried")),
       () => `thread ${thread}: ${waiting.map((row) => row.id)} wait for ${holders.map((row) => row.id).join() || "nobody"}`);
   }
   for (const row of rows) {
@@ -208,8 +210,11 @@ function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void
     }
     if (row.state === "interrupted") ensure(row.deadline_ms !== null && row.interrupts !== null && row.lease_until_ms === null, () => `interrupted job ${row.id}: deadline ${row.deadline_ms}, interrupts ${row.interrupts}, lease ${row.lease_until_ms}`);
     else ensure(row.interrupts === null, () => `job ${row.id} (${row.state}) keeps interrupts ${row.interrupts}`);
-    // A job waiting for its thread was never sent anywhere.
-    if (row.state === "waiting") ensure(row.shared_thread === 1 && row.attempt === 0 && row.started_at_ms === null, () => `waiting job ${row.id}: attempt ${row.attempt}, started ${row.started_at_ms}`);
+    // A job waiting for its thread was never sent anywhere, unless it was retried to wait.
+    if (row.state === "waiting") {
+      ensure(row.shared_thread === 1 && ((row.attempt === 0 && row.started_at_ms === null) || lastEvent.get(row.id)?.event === "retried"),
+        () => `waiting job ${row.id}: attempt ${row.attempt}, started ${row.started_at_ms}`);
+    }
   }
 
   // A refused request (a full queue, a conflict, a stale or duplicate report) changes nothing.
@@ -279,19 +284,20 @@ function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void
     }
   }
 
-  // Terminal states never change: an ended record stays as it was until it expires.
+  // An ended record stays as it was until it expires, unless an operator retried it.
   const byId = new Map(rows.map((row) => [row.id, row]));
+  const newEvents = writtenSince(snap.events, historyLengths(prev.events));
   for (const before of prev.rows.filter((row) => TERMINAL.includes(row.state as State))) {
     const after = byId.get(before.id);
-    if (after) same(`ended job ${before.id}`, after, before);
-    else ensure(before.expires_at_ms! <= ctx.now, () => `ended job ${before.id} deleted before it expired`);
+    if (!after) ensure(before.expires_at_ms! <= ctx.now, () => `ended job ${before.id} deleted before it expired`);
+    else if (newEvents.some((e) => e.job_id === before.id && e.event === "retried")) ensure(after.ended_at_ms === null && after.expires_at_ms === null, () => `retried job ${before.id} still expires`);
+    else same(`ended job ${before.id}`, after, before);
   }
 
   // The job dispatched next is the best ready one: better than every job still ready, in rank order among themselves.
   // A half-open circuit's probe is the best of the ready jobs that have not met the outage, if there are any.
   // Histories are kept per job, so the order in which one step dispatched several jobs is not
   // stored; each must still rank before every job left ready.
-  const newEvents = writtenSince(snap.events, historyLengths(prev.events));
   const dispatchEvents = newEvents.filter((e) => e.event === "dispatched");
   const sent = dispatchEvents.map((e) => byId.get(e.job_id)!);
   const ready = rows.filter((row) => row.state === "queued");
@@ -302,8 +308,10 @@ function checkInvariants(prev: Snapshot, snap: Snapshot, ctx: StepContext): void
     const rivals = probe && !metOutage(job) ? ready.filter((row) => !metOutage(row)) : ready;
     for (const waiting of rivals) ensure(ranksBefore(rankOf(job), rankOf(waiting)), () => `dispatched ${job.id} (score ${job.score}) while ${waiting.id} (score ${waiting.score}, earlier) was ready`);
   }
-  // Nothing waits while a slot is free and the circuit is closed; an open circuit lets nothing through.
-  if (circuit === "closed") ensure(ready.length === 0 || count("dispatched", "running") === CONFIG.concurrency, () => `${ready.length} jobs ready and a slot free`);
+  // Nothing waits while a slot is free and the circuit is closed, unless the queue is paused; an
+  // open circuit lets nothing through, nor does a paused queue.
+  if (prev.stats.paused && stats.paused) ensure(sent.length === 0, () => `dispatched ${sent.map((job) => job.id)} while paused`);
+  if (circuit === "closed" && !stats.paused) ensure(ready.length === 0 || count("dispatched", "running") === CONFIG.concurrency, () => `${ready.length} jobs ready and a slot free`);
   if (circuit === "open" && ctx.circuitBefore === "open") ensure(sent.length === 0, () => `dispatched ${sent.map((job) => job.id)} while the circuit was open`);
   // Half-open: one probe at a time.
   if (circuit === "half_open" && ctx.halfOpenSince !== null) {
@@ -342,8 +350,11 @@ function checkHistory(row: Row, events: EventRecord[]): void {
   const started = events.filter((e) => e.event === "started");
   ensure(started.every((e, i) => i === 0 || e.attempt > started[i - 1]!.attempt), say("an attempt started twice"));
   ensure(events.every((e, i) => e.event !== "started" || events.slice(0, i).some((d) => d.event === "dispatched" && d.attempt === e.attempt)), say("started an attempt never dispatched"));
-  ensure(events.filter((e) => e.event === "retry_scheduled").length === row.retry_count, say(`retryCount ${row.retry_count}`));
-  const ends = events.filter((e) => TERMINAL.includes(e.event as State));
+  // An operator's retry starts the job afresh (a retry budget, stalls), just after it ended.
+  ensure(events.every((e, i) => e.event !== "retried" || TERMINAL.includes(events[i - 1]?.event as State)), say("retried but not just after it ended"));
+  const sinceRetried = events.slice(events.findLastIndex((e) => e.event === "retried") + 1);
+  ensure(sinceRetried.filter((e) => e.event === "retry_scheduled").length === row.retry_count, say(`retryCount ${row.retry_count}`));
+  const ends = sinceRetried.filter((e) => TERMINAL.includes(e.event as State));
   if (TERMINAL.includes(row.state as State)) {
     ensure(ends.length === 1 && events.at(-1)!.event === row.state && events.at(-1)!.at_ms === row.ended_at_ms, say("does not end with its state"));
   } else {
@@ -355,8 +366,8 @@ function checkHistory(row: Row, events: EventRecord[]): void {
   if (row.state === "interrupted") ensure(events.at(-1)!.event === "interrupted" && events.at(-1)!.attempt === row.attempt && row.deadline_ms === events.at(-1)!.at_ms + CONFIG.interruptTimeoutMs, say(`interrupted until ${row.deadline_ms}, not last interrupted a wait before`));
   // Stalls are stalls only (each a `stalled` event, or past MAX_STALLS a failed attempt that says
   // so): waiting for a busy thread is not one.
-  const stallFailures = events.filter((e) => e.event !== "stalled" && / stalled \d+ times$/.test(detailOf(e).error ?? "")).length;
-  ensure(events.filter((e) => e.event === "stalled").length + stallFailures === row.stalls, say(`${row.stalls} stalls`));
+  const stallFailures = sinceRetried.filter((e) => e.event !== "stalled" && / stalled \d+ times$/.test(detailOf(e).error ?? "")).length;
+  ensure(sinceRetried.filter((e) => e.event === "stalled").length + stallFailures === row.stalls, say(`${row.stalls} stalls`));
   // A busy thread is waited out from the first busy answer since the job last had a run, for less
   // than JOB_TIMEOUT_SECONDS, looking again after half the time waited so far (within the retry
   // backoff's bounds); the wait is the job's until a report names a run.
@@ -397,11 +408,14 @@ function checkHistory(row: Row, events: EventRecord[]): void {
     ensure(lastResumed > lastInterrupted && shown.resumeId === stored.id && (!("value" in shown) || JSON.stringify(shown.value) === JSON.stringify(stored.value)),
       say(`keeps resume ${row.resume}, not the last resume's (${JSON.stringify(shown)}) since the last interrupt`));
   }
-  // A job enqueued behind another on its thread: nothing happens to it until its turn comes (`thread_free`), but its cancel.
-  const waitedForThread = (parse(events[0]?.detail ?? null) as { waitingForThread?: boolean } | null)?.waitingForThread === true;
-  if (row.state === "waiting") ensure(waitedForThread && names.length === 1, say("waits for its thread, but was not enqueued to, or moved since"));
-  else if (waitedForThread) ensure(names[1] === "thread_free" || (names.length === 2 && row.state === "cancelled"), say("went on before its thread was free"));
-  ensure(names.filter((name) => name === "thread_free").length === (waitedForThread && names[1] === "thread_free" ? 1 : 0), say("its thread freed twice, or for a job that did not wait"));
+  // A job enqueued (or retried) behind another on its thread: nothing happens to it until its turn comes (`thread_free`), but its cancel.
+  const waits = (e: EventRecord | undefined) => (e?.event === "queued" || e?.event === "retried") && (parse(e.detail) as { waitingForThread?: boolean } | null)?.waitingForThread === true;
+  for (const [i, e] of events.entries()) {
+    const next = events[i + 1];
+    if (waits(e)) ensure(next === undefined ? row.state === "waiting" : next.event === "thread_free" || next.event === "cancelled", say("went on before its thread was free"));
+    if (e.event === "thread_free") ensure(waits(events[i - 1]), say("its thread freed for a job that did not wait"));
+  }
+  if (row.state === "waiting") ensure(waits(events.at(-1)), say("waits for its thread, but was not enqueued or retried to, or moved since"));
   // Every resume answered an interrupt.
   ensure(events.every((e, i) => e.event !== "resumed" || events[i - 1]?.event === "interrupted"), say("resumed without an interrupt just before"));
 }
@@ -461,9 +475,12 @@ function compareWithModel(model: CoordinatorModel, snap: Snapshot, harness: Harn
     successRate: ended > 0 ? Math.round((model.completedTotal / ended) * 1000) / 1000 : null,
     capacity: CONFIG.capacity,
     concurrency: CONFIG.concurrency,
+    paused: model.paused,
     langgraph: model.circuitView(),
   });
-  const lifetime: Record<string, number> = { completed_total: model.completedTotal, failed_total: model.failedTotal, process_ms_total: model.processMsTotal };
+  const lifetime: Record<string, number> = {
+    completed_total: model.completedTotal, failed_total: model.failedTotal, process_ms_total: model.processMsTotal, retried_total: model.retriedTotal,
+  };
   for (const [type, totals] of model.byType) Object.assign(lifetime, { [`completed:${type}`]: totals.completed, [`process_ms:${type}`]: totals.processMs });
   same("lifetime counters", pick(snap.counters, Object.keys(lifetime), 0), lifetime);
   const nextTimer = model.nextTimer();
@@ -556,6 +573,7 @@ async function step(model: CoordinatorModel, h: Harness, label: string, act: () 
     if (e.event === "failed" && detail.interruptExpired) tallyOf("failed: no resume in time");
     if (e.event === "failed" && detail.error?.startsWith("timed out: the run took longer")) tallyOf("failed: its own timeout");
     if (e.event === "failed" && detail.error?.startsWith("the thread stayed busy")) tallyOf("failed: thread busy too long");
+    if (e.event === "retried") tallyOf(`retried: was ${detail.previousStatus}${e.detail?.includes("waitingForThread") ? " (to wait for its thread)" : ""}`);
     if (e.event === "cancelled") tallyOf(`cancelled: was ${detail.previousStatus}${e.index === 1 && snap.events.some((first) => first.job_seq === e.job_seq && first.index === 0 && first.detail?.includes("waitingForThread")) ? " (waiting for its thread)" : ""}`);
   }
   h.historyLengths = new Map([...model.jobs.values()].map((job) => [job.id, job.events.length]));
@@ -848,6 +866,39 @@ const cancel = fc.record({ n: fc.nat(), live: fc.boolean(), dt }).map(({ n, live
     return { unchanged: !expected.ok || expected.data.previousStatus === "cancelled", note: `${id} ${JSON.stringify(expected)}` };
   })));
 
+/** An operator's retry of one job: an ended one mostly, or any, or one never enqueued. */
+const retry = fc.record({ n: fc.nat(), of: fc.constantFrom("ended", "ended", "ended", "any", "ghost"), dt }).map(({ n, of, dt }) => op(`retry(${of} #${n})`, (model, h) =>
+  step(model, h, "retry", async () => {
+    model.now += dt;
+    const id = of === "ghost" ? "ghost" : target(model, n, of === "ended" ? ["failed", "cancelled"] : [...STATES])?.id ?? "ghost";
+    const actual = await h.stub.retry(id, model.now);
+    const expected = model.retry(id);
+    answer("retry answer", actual, expected);
+    return { unchanged: !expected.ok, note: `${id} ${JSON.stringify(expected)}` };
+  })));
+
+/** A bulk retry: a page of the failed or cancelled jobs, after no cursor or after some job's. */
+const retryMany = fc.record({ state: fc.constantFrom<"failed" | "cancelled">("failed", "cancelled"), limit: fc.constantFrom(1, 2, 5, 100), after: fc.option(fc.nat(), { nil: undefined }) })
+  .map(({ state, limit, after }) => op(`retryMany(${state}, ${limit}, ${after ?? "-"})`, (model, h) =>
+    step(model, h, "retryMany", async () => {
+      const seqs = [...model.jobs.values()].map((job) => job.seq);
+      const cursor = after === undefined || seqs.length === 0 ? undefined : String(seqs[after % seqs.length]);
+      const actual = await h.stub.retryMany(state, limit, cursor, model.now);
+      const expected = model.retryMany(state, limit, cursor === undefined ? 0 : Number(cursor));
+      answer("retryMany answer", actual, expected);
+      return { unchanged: !expected.ok || expected.data.jobIds.length === 0, note: `${cursor ?? "-"} ${JSON.stringify(expected)}` };
+    })));
+
+/** An operator pauses or unpauses the queue (unpausing more often, so that sequences keep moving). */
+const pause = fc.constantFrom(true, false, false).map((paused) => op(paused ? "pause" : "unpause", (model, h) =>
+  step(model, h, paused ? "pause" : "unpause", async () => {
+    const unchanged = model.paused === paused;
+    const actual = await h.stub.setPaused(paused, model.now);
+    const expected = model.setPaused(paused);
+    answer("pause answer", actual, { ...expected, data: { queueName: h.name, ...expected.data } });
+    return { unchanged };
+  })));
+
 /** A running attempt's run stops at the graph's interrupt(), with one question or two. */
 const interrupt = fc.record({ ...target_, count: fc.constantFrom<1 | 2>(1, 2), hexIds: fc.constantFrom(true, true, false) })
   .map(({ count, hexIds, ...args }) => attemptOp(["running"], interruptedCall(count, hexIds), args));
@@ -1061,6 +1112,9 @@ const operations = fc.oneof(
   { arbitrary: outage, weight: 3 },
   { arbitrary: busyThread, weight: 3 },
   { arbitrary: evict, weight: 2 },
+  { arbitrary: retry, weight: 6 },
+  { arbitrary: retryMany, weight: 2 },
+  { arbitrary: pause, weight: 1 },
 );
 
 /** A small deterministic PRNG (mulberry32): the coordinator's retry jitter, replayable from the seed. */
