@@ -17,7 +17,7 @@ export const LOG_DIR = join(ROOT_DIR, ".wrangler", "e2e");
 export const E2E_QUEUES = [
   "e2e-a", "e2e-b", "e2e-c", "e2e-d", "e2e-e", "e2e-f", "e2e-g", "e2e-h", "e2e-i",
   "e2e-approval", "e2e-conversation", "e2e-job-options",
-  "e2e-client", "e2e-client-wait", "e2e-cli",
+  "e2e-client", "e2e-client-wait", "e2e-cli", "e2e-admin",
 ] as const;
 
 /**
