@@ -69,6 +69,11 @@ describe("a refused request touches no storage", () => {
       { action: "cancel", queueName, jobId: "x" },
       { action: "list", queueName },
       { action: "history", queueName, jobId: "x" },
+      { action: "retry", queueName, jobId: "x" },
+      { action: "retry", queueName, status: "failed" },
+      // Unpaused again at once: the job enqueued above must run.
+      { action: "pause", queueName },
+      { action: "unpause", queueName },
     ];
     for (const headers of [{}, { authorization: "Bearer wrong" }, { apikey: "wrong" }] as Record<string, string>[]) {
       for (const body of bodies) {
