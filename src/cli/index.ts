@@ -6,6 +6,7 @@
  *   npx queue-worker enqueue research_workflow '{"itemName": "x"}' --watch
  *   npx queue-worker status <jobId> | watch <jobId> | list --status failed | stats | history <jobId>
  *   npx queue-worker cancel <jobId> | resume <jobId> '{"approved": true}'
+ *   npx queue-worker retry <jobId> | retry --status failed | pause | unpause
  *
  * The Worker's URL and key come from --url / --api-key or QUEUE_WORKER_URL / QUEUE_WORKER_API_KEY
  * (a flag wins). --json prints the answer's data as JSON and nothing else on stdout.
@@ -176,6 +177,41 @@ function buildProgram(setExitCode: (code: number) => void): Command {
         print(globals, data, () => formatList(data));
       }),
     );
+
+  program
+    .command("retry")
+    .description("queue a failed or cancelled job again (it continues from its checkpoint), or with --status every such job")
+    .argument("[jobId]", "the job to retry")
+    .addOption(new Option("-s, --status <status>", "retry every job in this status, oldest first, page by page").choices(["failed", "cancelled"]))
+    .action(
+      action(async (client, globals, jobId: string | undefined, flags: { status?: "failed" | "cancelled" }) => {
+        if ((jobId === undefined) === (flags.status === undefined)) throw new Error("retry: name a job, or --status failed|cancelled, not both");
+        if (jobId !== undefined) {
+          const data = await client.retry(jobId);
+          return print(globals, data, () => `queued again: ${data.jobId} (was ${data.previousStatus})`);
+        }
+        const jobIds: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await client.retryMany({ status: flags.status!, ...(cursor === undefined ? {} : { cursor }) });
+          jobIds.push(...page.jobIds);
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor !== undefined);
+        print(globals, { jobIds }, () => `queued again: ${jobIds.length} ${flags.status} job${jobIds.length === 1 ? "" : "s"}${jobIds.length > 0 ? `\n${jobIds.join("\n")}` : ""}`);
+      }),
+    );
+
+  for (const paused of [true, false]) {
+    program
+      .command(paused ? "pause" : "unpause")
+      .description(paused ? "stop starting jobs (running ones finish; enqueues are still accepted)" : "start jobs again")
+      .action(
+        action(async (client, globals) => {
+          const data = paused ? await client.pause() : await client.unpause();
+          print(globals, data, () => `${data.queueName}: ${data.paused ? "paused" : "running"}`);
+        }),
+      );
+  }
 
   program
     .command("stats")

@@ -26,7 +26,7 @@ export {
 export { isTerminalStatus, TERMINAL_STATUSES, type TransitionEvent, type WaitForJobOptions } from "./wait";
 export type {
   ActionData, ActionName, ActionResponse, CancelData, CircuitData, EnqueueBatchData, EnqueueData, ErrorResponse, HistoryData,
-  HistoryEvent, JobSummary, ListData, PendingInterruptData, ResumeData, StatsData, StatusData,
+  HistoryEvent, JobSummary, ListData, PauseData, PendingInterruptData, ResumeData, RetryData, StatsData, StatusData,
 } from "../http/responses";
 
 /** The path of the API under the Worker's URL, as the seed's Supabase Edge Function had it. */
@@ -42,6 +42,8 @@ export type ActionRequest<A extends ActionName = ActionName> = Extract<ActionReq
 export type ResumeValue = ActionRequest<"resume">["value"];
 /** `list`'s filters: status, limit (1–100, default 20), cursor (a `nextCursor`). */
 export type ListQuery = Omit<ActionRequest<"list">, "action" | "queueName">;
+/** A bulk retry's page: `status` (failed or cancelled), `limit` (1–100, default 100), `cursor` (a `nextCursor`). */
+export type RetryQuery = Required<Pick<ActionRequest<"retry">, "status">> & Pick<ActionRequest<"retry">, "limit" | "cursor">;
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -136,6 +138,29 @@ export class QueueWorkerClient {
   /** Answers an `interrupted` job's interrupt(s) and queues it again. */
   resume(jobId: string, value: ResumeValue, options: CallOptions = {}): Promise<ActionData<"resume">> {
     return this.call({ action: "resume", jobId, value, queueName: this.#queue(options) }, options.signal);
+  }
+
+  /** Queues a failed or cancelled job again, with a fresh retry budget, on its thread (it continues from its checkpoint). */
+  retry(jobId: string, options: CallOptions = {}): Promise<Extract<ActionData<"retry">, { jobId: string }>> {
+    // A retry naming a job answers for that job (the other shape answers a page).
+    return this.call({ action: "retry", jobId, queueName: this.#queue(options) }, options.signal) as Promise<Extract<ActionData<"retry">, { jobId: string }>>;
+  }
+
+  /**
+   * Retries a page of the queue's failed (or cancelled) jobs, oldest first: call again with
+   * `nextCursor` until it is null. Fewer than `limit` when the queue's capacity runs out.
+   */
+  retryMany(query: RetryQuery, options: CallOptions = {}): Promise<Extract<ActionData<"retry">, { jobIds: string[] }>> {
+    return this.call({ action: "retry", ...query, queueName: this.#queue(options) }, options.signal) as Promise<Extract<ActionData<"retry">, { jobIds: string[] }>>;
+  }
+
+  /** Stops dispatching: running jobs finish, enqueues are accepted, nothing new starts until `unpause`. */
+  pause(options: CallOptions = {}): Promise<ActionData<"pause">> {
+    return this.call({ action: "pause", queueName: this.#queue(options) }, options.signal);
+  }
+
+  unpause(options: CallOptions = {}): Promise<ActionData<"unpause">> {
+    return this.call({ action: "unpause", queueName: this.#queue(options) }, options.signal);
   }
 
   /**

@@ -181,6 +181,28 @@ describe("queue-worker CLI", () => {
     expect(final.result).toMatchObject({ decision: { approved: true, note: "from the cli" }, published: true });
   });
 
+  it("retry queues a failed job again; retry --status retries them all; pause and unpause show in stats", async () => {
+    const id = uniqueJobId("cli-retry");
+    const failing = JSON.stringify({ recordCount: 1, finalError: { node: "transform" } });
+    expect((await cli(["enqueue", "data_sync", failing, "--id", id, "--max-retries", "0", "--watch"])).code).toBe(1);
+    const retried = await cli(["retry", id]);
+    expect(retried).toMatchObject({ code: 0, stdout: `queued again: ${id} (was failed)\n` });
+    expect((await cli(["watch", id])).code).toBe(1);
+    const all = await cli(["retry", "--status", "failed", "--json"]);
+    expect(all.code).toBe(0);
+    expect(JSON.parse(all.stdout).jobIds).toContain(id);
+    expect((await cli(["retry"])).stderr).toContain("retry: name a job, or --status failed|cancelled, not both");
+    expect((await cli(["retry", id, "--status", "cancelled"])).code).toBe(1);
+
+    expect(await cli(["pause"])).toMatchObject({ code: 0, stdout: `${QUEUE}: paused\n` });
+    try {
+      expect((await cli(["stats"])).stdout).toContain(`${QUEUE} (paused: nothing starts until unpause)`);
+    } finally {
+      expect(await cli(["unpause"])).toMatchObject({ code: 0, stdout: `${QUEUE}: running\n` });
+    }
+    expect(JSON.parse((await cli(["stats", "--json"])).stdout)).toMatchObject({ paused: false });
+  });
+
   it("Ctrl-C stops watching (exit 130), not the job", async () => {
     const id = uniqueJobId("cli-sigint");
     expect((await cli(["enqueue", "data_sync", '{"recordCount": 1, "delayMs": 5000}', "--id", id])).code).toBe(0);
