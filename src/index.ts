@@ -14,6 +14,7 @@ import { consumeDeadLetters, consumeJobs, isDeadLetterQueue } from "./consumer";
 import { ApiError, ERROR_STATUS } from "./http/errors";
 import { invalidJobType, toNewJob } from "./http/job-input";
 import { jobEvents, queueEvents } from "./http/events";
+import { metricsRoute } from "./http/metrics";
 import { openApiDocument } from "./http/openapi";
 import { statusBody } from "./http/status-body";
 import { langGraphClient } from "./langgraph";
@@ -75,6 +76,9 @@ app.get("/openapi.json", (c) => {
   c.header("Access-Control-Allow-Origin", "*");
   return c.json(openApiDocument());
 });
+
+/** Every queue's figures for a Prometheus scrape (http/metrics.ts), with the endpoint's keys. */
+app.get("/metrics", metricsRoute);
 
 app.use(ENDPOINT, (c, next) => endpointCors(c.env, c.req.header("origin"), "POST")(c, next));
 app.use(`${ENDPOINT}/*`, (c, next) => endpointCors(c.env, c.req.header("origin"), "GET")(c, next));
@@ -160,6 +164,8 @@ async function handle(c: AppContext, request: CheckedRequest, coordinator: Durab
     case "pause":
     case "unpause":
       return ok(c, unwrap(await coordinator.setPaused(request.action === "pause")));
+    case "throughput":
+      return ok(c, await coordinator.throughput());
   }
 }
 
@@ -223,7 +229,7 @@ function validationError(error: z.ZodError, env: AppEnv): ApiError {
 }
 
 app.notFound(() => {
-  throw new ApiError("NOT_FOUND", `no such route; use POST ${ENDPOINT}, GET ${ENDPOINT}/jobs/{jobId}/events, GET ${ENDPOINT}/queues/{name}/events, GET /health, GET /health/ready or GET /openapi.json`);
+  throw new ApiError("NOT_FOUND", `no such route; use POST ${ENDPOINT}, GET ${ENDPOINT}/jobs/{jobId}/events, GET ${ENDPOINT}/queues/{name}/events, GET /health, GET /health/ready, GET /metrics or GET /openapi.json`);
 });
 
 app.onError((error, c) => {

@@ -17,6 +17,7 @@ import { enqueueJobs } from "./coordinator/enqueue";
 import { resumeJob } from "./coordinator/resume";
 import type { CoordinatorHost } from "./coordinator/host";
 import { dispatchRank, JobStore, type JobRow } from "./coordinator/job-store";
+import { QueueMetrics, type MetricsSnapshot, type ThroughputMinute } from "./coordinator/metrics";
 import {
   followerName, RECENTLY_STOPPED_MS, type AttemptFailure, type ClaimedJob, type EnqueueBatchResult, type EnqueueResult, type Failure,
   type BulkRetryData, type JobMessage, type ListQuery, type NewJob, type PendingInterrupt, type ProgressReport, type QueueFull, type ReportRefusal,
@@ -53,7 +54,10 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     this.alarms = new AlarmKeeper(ctx.storage, this.store, this.queueName);
     // Read through getters, so that a test may swap the object's bindings or limits.
     const self = this;
-    this.host = { store: this.store, views: this.views, queueName: this.queueName, get config() { return self.config; }, get env() { return self.env; } };
+    const metrics = new QueueMetrics(ctx.storage.sql, this.store);
+    this.host = {
+      store: this.store, views: this.views, metrics, queueName: this.queueName, get config() { return self.config; }, get env() { return self.env; },
+    };
     this.dispatcher = new Dispatcher(this.host);
     this.transitions = new Transitions(this.host);
     this.attempts = new Attempts(this.host, this.transitions, this.dispatcher);
@@ -294,6 +298,18 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
    */
   storageIo(): { rowsRead: number; rowsWritten: number; alarmWrites: number } {
     return { ...this.store.io, alarmWrites: this.alarms.writes };
+  }
+
+  // ─── Metrics (coordinator/metrics.ts) ──────────────────────────────────────────────────────
+
+  /** This queue's figures for GET /metrics (http/metrics.ts renders every queue's). */
+  metricsSnapshot(): MetricsSnapshot {
+    return this.host.metrics.snapshot(this.queueName);
+  }
+
+  /** The `throughput` action: jobs completed and failed, average wait and process time, per minute of the last hour. */
+  throughput(now = Date.now()): { queueName: string; minutes: ThroughputMinute[] } {
+    return { queueName: this.queueName, minutes: this.host.metrics.throughput(now) };
   }
 
   // ─── Internals ─────────────────────────────────────────────────────────────────────────────

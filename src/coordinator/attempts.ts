@@ -38,6 +38,10 @@ export class Attempts {
     const redelivery = job?.state === "running" && job.attempt === attempt;
     const refusal = redelivery ? null : refuseReport(job, jobId, attempt, "dispatched");
     if (refusal) return refusal;
+    if (!redelivery) {
+      const times = store.dispatchTimes(job!);
+      if (times) this.host.metrics.started(times.readyAtMs, times.dispatchedAtMs, now);
+    }
     const claimed = store.update(job!, {
       state: "running", started_at_ms: job!.started_at_ms ?? now, attempt_started_at_ms: job!.attempt_started_at_ms ?? now,
       lease_until_ms: now + LEASE_MS, deliveries: job!.deliveries + 1,

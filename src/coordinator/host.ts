@@ -5,12 +5,15 @@
 import type { AppEnv, QueueConfig } from "../config";
 import { log } from "../log";
 import type { JobEvent, JobRow, JobStore } from "./job-store";
+import type { QueueMetrics } from "./metrics";
 import type { JobViews } from "./views";
 
 /** The QueueCoordinator as its parts see it. Read on every use, so a test may swap a binding. */
 export interface CoordinatorHost {
   readonly store: JobStore;
   readonly views: JobViews;
+  /** Histograms, totals and the per-minute series (metrics.ts), observed where jobs change. */
+  readonly metrics: QueueMetrics;
   readonly config: QueueConfig;
   readonly env: AppEnv;
   readonly queueName: string;

@@ -427,6 +427,21 @@ export class JobStore {
     return row ? { count: row.count, events: JSON.parse(row.tail) as JobEvent[] } : null;
   }
 
+  /**
+   * When a dispatched job became ready (enqueued or requeued: its history's entry before the last)
+   * and when it was dispatched (the last, its `dispatched`), for the metrics of its claim. Null when
+   * the last entry is not the dispatch of its current attempt (a history past MAX_HISTORY_BYTES).
+   */
+  dispatchTimes(job: Pick<JobRow, "seq" | "attempt">): { readyAtMs: number; dispatchedAtMs: number } | null {
+    const row = this.query<{ ready: number | null; dispatched: number | null; event: string | null; attempt: number | null }>(
+      `SELECT json_extract(history, '$[#-2].at_ms') AS ready, json_extract(history, '$[#-1].at_ms') AS dispatched,
+         json_extract(history, '$[#-1].event') AS event, json_extract(history, '$[#-1].attempt') AS attempt FROM jobs WHERE seq = ?`,
+      job.seq,
+    )[0];
+    if (!row || row.event !== "dispatched" || row.attempt !== job.attempt || row.ready === null || row.dispatched === null) return null;
+    return { readyAtMs: row.ready, dispatchedAtMs: row.dispatched };
+  }
+
   /** The job's history, oldest first. */
   events(jobId: string): JobEvent[] | null {
     const row = this.query<{ history: string }>("SELECT history FROM jobs WHERE id = ?", jobId)[0];
@@ -451,7 +466,8 @@ export class JobStore {
     };
   }
 
-  private counter(name: string): number {
+  /** A counter's value (0 for one never bumped), as of the change under way. */
+  counter(name: string): number {
     return this.counterValues().get(name) ?? 0;
   }
 

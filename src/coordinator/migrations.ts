@@ -5,7 +5,7 @@
  * released: a change is a new step.
  */
 
-export const SCHEMA_VERSION = 8;
+export const SCHEMA_VERSION = 9;
 
 /** Exported for the migration test, which builds an older schema to upgrade. */
 export const MIGRATIONS: Record<number, string> = {
@@ -151,5 +151,18 @@ export const MIGRATIONS: Record<number, string> = {
     ALTER TABLE jobs ADD COLUMN busy_since_ms INTEGER;
     CREATE INDEX jobs_deadline ON jobs (deadline_ms) WHERE deadline_ms IS NOT NULL;
     CREATE INDEX jobs_thread ON jobs (thread_id, seq) WHERE shared_thread = 1 AND ended_at_ms IS NULL;
+  `,
+  // Issue #16, the `throughput` action: per minute, jobs completed and failed, and the waits and
+  // run times behind their averages. The minute under way is kept in the counters row (metrics.ts);
+  // a row is written here once the minute is over, and rows older than an hour are deleted then.
+  9: `
+    CREATE TABLE throughput (
+      minute_ms INTEGER PRIMARY KEY,
+      completed INTEGER NOT NULL,
+      failed INTEGER NOT NULL,
+      waits INTEGER NOT NULL,
+      wait_ms INTEGER NOT NULL,
+      process_ms INTEGER NOT NULL
+    );
   `,
 };

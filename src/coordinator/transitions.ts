@@ -1,13 +1,15 @@
 /**
  * The moves every part of the coordinator makes a job take: to a terminal state, back to the
  * queue (a retry, an outage, a stall, a resume), to `interrupted`, and the LangGraph circuit they
- * open and close. Each is called inside a store transaction; counters are bumped here and nowhere else.
+ * open and close. Each is called inside a store transaction; the counters behind stats are bumped here and
+ * nowhere else, and the metrics (metrics.ts) observed here, but for a run's start (a claim, attempts.ts).
  */
 import { backoffDelayMs, toIso, type JobState, type JsonValue } from "../jobs";
 import { log } from "../log";
 import { answered, answeredSince, tripped, type Circuit } from "./circuit";
 import { jobEvent, type CoordinatorHost } from "./host";
 import type { JobRow, JobUpdate } from "./job-store";
+import { countRetry } from "./metrics";
 import { MAX_STALLS, type AttemptFailure, type PendingInterrupt, type ResumeAnswer } from "./protocol";
 
 /** Interrupts are kept whole up to this size as JSON; past it, their values are left in LangGraph (the thread's state). */
@@ -23,6 +25,7 @@ export class Transitions {
     store.bump("process_ms_total", durationMs);
     store.bump(`completed:${job.type}`, 1);
     store.bump(`process_ms:${job.type}`, durationMs);
+    this.host.metrics.completed(durationMs, now);
     this.end(job, "completed", now, { durationMs, ...detail }, { ...update, ...result, progress: 100, error: null });
   }
 
@@ -32,7 +35,11 @@ export class Transitions {
    */
   end(job: JobRow, state: "completed" | "failed" | "cancelled", now: number, detail: Record<string, unknown>, update: JobUpdate = {}): void {
     const { store } = this.host;
-    if (state === "failed") store.bump("failed_total", 1);
+    if (state === "failed") {
+      store.bump("failed_total", 1);
+      this.host.metrics.failed(now);
+    }
+    if (state === "cancelled") this.host.metrics.cancelled();
     store.update(job, {
       ...update, state, ended_at_ms: now, expires_at_ms: now + this.host.config.resultTtlMs,
       lease_until_ms: null, next_retry_at_ms: null, interrupts: null,
@@ -52,7 +59,7 @@ export class Transitions {
   retry(job: JobRow, now: number): void {
     const { store } = this.host;
     const waiting = job.shared_thread === 1 && store.threadTaken(job.thread_id!);
-    store.bump("retried_total", 1);
+    countRetry(store);
     store.update(job, {
       state: waiting ? "waiting" : "queued", retry_count: 0, ended_at_ms: null, expires_at_ms: null, error: null,
       stalls: 0, outage_since_ms: null, outage_run_id: null, busy_since_ms: null,
@@ -108,6 +115,7 @@ export class Transitions {
     if (failure.unreachable && answeredSince(store.circuit(), job.outage_since_ms)) {
       failure = { error: `${failure.error} (LangGraph answered other jobs meanwhile)`, retryable: true };
     } else if (failure.unreachable) {
+      this.host.metrics.langGraphUnreachable();
       this.setCircuit(tripped(store.circuit(), now), now);
       const outageSinceMs = job.outage_since_ms ?? now;
       if (now - outageSinceMs < config.jobTimeoutMs) {
@@ -120,6 +128,7 @@ export class Transitions {
     if (failure.retryable && job.retry_count < job.max_retries) {
       const retryNumber = job.retry_count + 1;
       const nextRetryAtMs = now + backoffDelayMs(retryNumber, { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs });
+      countRetry(store);
       store.update(job, {
         ...update, state: "delayed", retry_count: retryNumber, next_retry_at_ms: nextRetryAtMs, lease_until_ms: null, error: failure.error,
       }, jobEvent(this.host, job, "retry_scheduled", now, { error: failure.error, retryCount: retryNumber, nextRetryAt: toIso(nextRetryAtMs) }));
@@ -159,6 +168,7 @@ export class Transitions {
     const current = store.circuit();
     if (JSON.stringify(next) === JSON.stringify(current)) return;
     store.saveCircuit(next);
+    if (next.state === "closed") this.host.metrics.langGraphAnswered();
     if (next.state !== current.state) {
       log({ event: `circuit_${next.state}`, queue: queueName, openedAt: toIso(next.openedAtMs), nextProbeAt: toIso(next.probeAtMs), at: toIso(now) }, next.state === "closed" ? "info" : "warn");
     }

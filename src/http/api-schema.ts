@@ -141,10 +141,11 @@ export const retryRequest = z.object({
 /** Stops dispatching: running jobs finish, enqueues are accepted, nothing new starts until `unpause`. */
 export const pauseRequest = z.object({ action: z.literal("pause"), queueName: optionalQueueName });
 export const unpauseRequest = z.object({ action: z.literal("unpause"), queueName: optionalQueueName });
+export const throughputRequest = z.object({ action: z.literal("throughput"), queueName: optionalQueueName });
 
 export const actionRequest = z.discriminatedUnion("action", [
   enqueueRequest, enqueueBatchRequest, statusRequest, statsRequest, cancelRequest, listRequest, historyRequest, resumeRequest,
-  retryRequest, pauseRequest, unpauseRequest,
+  retryRequest, pauseRequest, unpauseRequest, throughputRequest,
 ]);
 /** A request as the Worker parsed it (defaults applied). */
 export type ActionRequest = z.infer<typeof actionRequest>;

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { createDocument, type ZodOpenApiResponsesObject } from "zod-openapi";
 import {
   actionRequest, cancelRequest, enqueueBatchRequest, enqueueRequest, historyRequest, jobInput, jobStatus, jsonValue, listRequest, MAX_BATCH_JOBS,
-  MAX_BODY_BYTES, pauseRequest, priority, resumeRequest, retryRequest, statsRequest, statusRequest, unpauseRequest,
+  MAX_BODY_BYTES, pauseRequest, priority, resumeRequest, retryRequest, statsRequest, statusRequest, throughputRequest, unpauseRequest,
 } from "./api-schema";
 import { ERROR_STATUS, type ErrorCode } from "./errors";
 import { eventSchemas, eventsQuery, jobEventsPath, queueEventsPath } from "./event-schemas";
@@ -38,6 +38,7 @@ const ACTIONS = {
   retry: { request: retryRequest, statuses: [200], errors: ["JOB_NOT_FOUND", "JOB_NOT_RETRYABLE", "QUEUE_FULL"] },
   pause: { request: pauseRequest, statuses: [200], errors: [] },
   unpause: { request: unpauseRequest, statuses: [200], errors: [] },
+  throughput: { request: throughputRequest, statuses: [200], errors: [] },
 } satisfies Record<ActionName, { request: z.ZodType; statuses: (200 | 201)[]; errors: ErrorCode[] }>;
 
 const ACTION_NAMES = Object.keys(ACTIONS) as ActionName[];
@@ -195,6 +196,20 @@ function buildDocument() {
               description: "NOT_READY: `error` says why, `details` holds the report",
               ...json(narrowed({ code: z.literal("NOT_READY"), details: notReadyDetails })),
             },
+          },
+        },
+      },
+      "/metrics": {
+        get: {
+          operationId: "metrics",
+          summary: "Every queue's figures in the Prometheus text format, for a scrape: jobs by status, totals, histograms, the LangGraph circuit",
+          description: "Metric names and what each means: README, Metrics. Each sample has a `queue` label.",
+          responses: {
+            "200": {
+              description: "Prometheus text exposition format 0.0.4",
+              content: { "text/plain": { schema: z.string().meta({ example: "# TYPE queue_worker_jobs gauge\nqueue_worker_jobs{queue=\"langgraph-queue\",state=\"queued\"} 3" }) } },
+            },
+            ...errorResponses(["UNAUTHORIZED", "INTERNAL_ERROR"]),
           },
         },
       },

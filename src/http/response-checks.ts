@@ -12,6 +12,7 @@ import type { z } from "zod";
 import type { JobRow } from "../coordinator/job-row";
 import type { EnqueueData, PendingInterrupt, RunOptions } from "../coordinator/protocol";
 import type { circuitView, JobViews } from "../coordinator/views";
+import type { ThroughputMinute } from "../coordinator/metrics";
 import type { LangGraphHealth } from "../langgraph/client";
 import type { QueueCoordinator } from "../queue-do";
 import type * as schema from "./responses";
@@ -54,5 +55,7 @@ export type ResponseChecks = [
   Check<Agrees<Answer<QueueCoordinator["resume"]>, Out<typeof schema.resumeData>>>,
   Check<Agrees<Answer<QueueCoordinator["retry"]> | Answer<QueueCoordinator["retryMany"]>, Out<typeof schema.retryData>>>,
   Check<Agrees<Answer<QueueCoordinator["setPaused"]>, Out<typeof schema.pauseData>>>,
+  Check<Agrees<ReturnType<QueueCoordinator["throughput"]>, Out<typeof schema.throughputData>>>,
+  Check<Agrees<ThroughputMinute, Out<typeof schema.throughputMinute>>>,
   Check<Agrees<LangGraphHealth, Out<typeof schema.langgraphHealth>>>,
 ];

@@ -126,6 +126,19 @@ export const retryData = z.union([
 
 export const pauseData = z.object({ queueName: z.string(), paused: z.boolean() });
 
+const milliseconds = z.int().min(0);
+export const throughputMinute = z.object({
+  at: isoTime.meta({ description: "the minute's start" }),
+  completed: count,
+  failed: count.meta({ description: "jobs that failed for good in the minute (a retried attempt is not a failure)" }),
+  averageWaitMs: milliseconds.nullable().meta({ description: "mean wait from ready (enqueued or requeued) to run start of the runs that started in the minute; null when none did" }),
+  averageProcessMs: milliseconds.nullable().meta({ description: "mean run time of the jobs that completed in the minute; null when none did" }),
+});
+export const throughputData = z.object({
+  queueName: z.string(),
+  minutes: z.array(throughputMinute).meta({ description: "the last 60 minutes, oldest first, the minute under way last; every minute present" }),
+});
+
 /** `{success: true, data}`. */
 export const success = <Data extends z.ZodType>(data: Data) => z.object({ success: z.literal(true), data });
 
@@ -142,6 +155,7 @@ export const actionData = {
   retry: retryData,
   pause: pauseData,
   unpause: pauseData,
+  throughput: throughputData,
 };
 export type ActionName = keyof typeof actionData;
 /** Each action's whole answer, `{success: true, data}`, by action name. */
@@ -157,6 +171,7 @@ export const actionResponses = {
   retry: success(retryData),
   pause: success(pauseData),
   unpause: success(pauseData),
+  throughput: success(throughputData),
 } satisfies { [A in ActionName]: z.ZodType<{ success: true; data: z.infer<(typeof actionData)[A]> }> };
 
 /** Every error code; `x-error-status` gives each one's HTTP status (errors.ts, the one place that maps them). */
@@ -200,6 +215,8 @@ export type HistoryData = z.infer<typeof historyData>;
 export type ResumeData = z.infer<typeof resumeData>;
 export type RetryData = z.infer<typeof retryData>;
 export type PauseData = z.infer<typeof pauseData>;
+export type ThroughputMinuteData = z.infer<typeof throughputMinute>;
+export type ThroughputData = z.infer<typeof throughputData>;
 export type ActionData<A extends ActionName> = z.infer<(typeof actionData)[A]>;
 export type ActionResponse<A extends ActionName> = z.infer<(typeof actionResponses)[A]>;
 export type ErrorResponse = z.infer<typeof errorResponse>;

@@ -144,6 +144,7 @@ describe("every action and error code of the endpoint, against the document", ()
     await ask({ action: "cancel", jobId: long }, 200);
     await ask({ action: "status", jobId: long }, 200);
     await ask({ action: "stats", queueName: "reports" }, 200);
+    await ask({ action: "throughput" }, 200);
     const page = (await ask({ action: "list", limit: 1 }, 200)) as { data: { nextCursor: string } };
     await ask({ action: "list", limit: 1, cursor: page.data.nextCursor }, 200);
 
@@ -158,7 +159,7 @@ describe("every action and error code of the endpoint, against the document", ()
 
     const successes = [...seen].filter((entry) => /^\w+ 20\d$/.test(entry));
     // resume's answer needs an interrupted job, which the workflows flavour never makes (unit tests resume them).
-    expect(new Set(successes.map((entry) => entry.split(" ")[0]))).toEqual(new Set(["enqueue", "enqueueBatch", "status", "stats", "cancel", "list", "history"]));
+    expect(new Set(successes.map((entry) => entry.split(" ")[0]))).toEqual(new Set(["enqueue", "enqueueBatch", "status", "stats", "cancel", "list", "history", "throughput"]));
     const endpointCodes = Object.values(document.paths[ENDPOINT_PATH]!.post!["x-actions"]!).flatMap((action) => action.errorCodes);
     // INVALID_RESUME needs an interrupted job too; INTERNAL_ERROR a bug.
     const unreached = [...new Set(endpointCodes)].filter((code) => !seen.has(code)).sort();
