@@ -192,4 +192,18 @@ describe("a queue's event stream", () => {
     expect(seen.filter((event) => event.data.jobId === id).map((event) => event.data.event)).toContain("queued");
     await stream.cancel();
   });
+
+  it("sends the counts when the queue is paused or unpaused, a change no job makes", async () => {
+    const response = await exports.default.fetch(`${BASE}/queues/${QUEUE}/events`, { headers: KEY });
+    const stream = reader(response);
+    expect(await stream.next()).toMatchObject({ event: "counts", data: { paused: false } });
+    try {
+      await coordinator().setPaused(true);
+      expect(await stream.next()).toMatchObject({ event: "counts", data: { queueName: QUEUE, paused: true } });
+    } finally {
+      await coordinator().setPaused(false);
+    }
+    expect(await stream.next()).toMatchObject({ event: "counts", data: { paused: false } });
+    await stream.cancel();
+  });
 });
