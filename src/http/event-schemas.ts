@@ -23,11 +23,12 @@ export const transitionEvent = historyEvent.extend({ jobId });
 export const eventSchemas = {
   /** GET /functions/v1/queue-worker/jobs/{jobId}/events: the status at once and after every change; the terminal one is last. */
   job: { status: statusData, transition: transitionEvent },
-  /** GET /functions/v1/queue-worker/queues/{name}/events: each job's transitions, and the queue's counts (at once and after each change). */
+  /** GET /functions/v1/queue-worker/queues/{name}/events: each job's transitions, and the queue's counts (at once, after each change, and when it is paused or unpaused). */
   queue: {
     job: z.object({ jobId, status: jobStatus, event: z.string(), at: z.iso.datetime(), attempt: z.int().min(0) }),
     counts: statsData.pick({
       queueName: true, totalJobs: true, queuedJobs: true, runningJobs: true, interruptedJobs: true, completedJobs: true, failedJobs: true, cancelledJobs: true,
+      paused: true,
     }),
   },
 };
