@@ -3,7 +3,8 @@
 //
 //   [langgraph]  langgraphjs dev serving the example graphs in langgraph/   http://127.0.0.1:8123
 //   [worker]     wrangler dev --test-scheduled (Worker, Durable Objects, Queues)  http://localhost:8787
-//                and its cron trigger, fired from here every minute (wrangler dev does not)
+//                and its cron trigger, fired from here every minute (wrangler dev does not);
+//                the dashboard at http://localhost:8787/dashboard, built first (scripts/build-dashboard.mjs)
 //
 // State survives restarts: the Worker's under .wrangler/, LangGraph's under langgraph/.langgraph_api/.
 // LANGGRAPH_PORT moves the LangGraph server (and points the Worker at it).
@@ -19,6 +20,7 @@ import { once } from "node:events";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { buildDashboard } from "./build-dashboard.mjs";
 import { groupAlive, startLangGraphServer } from "./langgraph-dev.mjs";
 
 const rootDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -113,6 +115,8 @@ async function waitForWorker(url, signal) {
 const stopping = new AbortController();
 let langgraphOutput = Promise.resolve();
 
+// The dashboard (GET /dashboard) as dashboard/ is now, not as the last `npm install` built it.
+await buildDashboard();
 const wrangler = startWrangler();
 say(`starting LangGraph on port ${LANGGRAPH_PORT} and the worker on port ${WORKER_PORT}`);
 const langgraphStart = startLangGraphServer({
@@ -158,7 +162,7 @@ if (langgraph && !stopping.signal.aborted) {
   say(`LangGraph ready at ${langgraph.url} in ${langgraph.startupMs} ms (pid ${langgraph.pid})`);
   const workerUrl = `http://localhost:${WORKER_PORT}`;
   if (await waitForWorker(workerUrl, stopping.signal)) {
-    say(`ready: POST ${workerUrl}/functions/v1/queue-worker · GET ${workerUrl}/health · ${workerUrl}/__scheduled · Ctrl-C stops both`);
+    say(`ready: POST ${workerUrl}/functions/v1/queue-worker · dashboard ${workerUrl}/dashboard · GET ${workerUrl}/health · ${workerUrl}/__scheduled · Ctrl-C stops both`);
     runCronEveryMinute(workerUrl);
   }
 }
