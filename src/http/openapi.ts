@@ -43,6 +43,12 @@ const ACTIONS = {
 
 const ACTION_NAMES = Object.keys(ACTIONS) as ActionName[];
 const title = (action: string) => action[0]!.toUpperCase() + action.slice(1);
+/**
+ * Each action's answer component. `pause` and `unpause` answer alike, and share one: the 200
+ * answer is a oneOf over the components, which two identical ones would make match twice.
+ */
+const responseName = (action: ActionName) => `${title(action === "unpause" ? "pause" : action)}Response`;
+const RESPONSE_NAMES = [...new Set(ACTION_NAMES.map(responseName))];
 const SCHEMAS = "#/components/schemas/";
 const OUTPUT = "Output";
 const ref = (component: string) => ({ $ref: `${SCHEMAS}${component}` });
@@ -89,7 +95,7 @@ const actionTable = [
   "|---|---|---|",
   ...ACTION_NAMES.map((action) => {
     const { statuses, errors } = ACTIONS[action];
-    return `| \`${action}\` | ${statuses.join(" or ")} \`${title(action)}Response\` | ${errors.join(", ") || "none"} |`;
+    return `| \`${action}\` | ${statuses.join(" or ")} \`${responseName(action)}\` | ${errors.join(", ") || "none"} |`;
   }),
 ].join("\n");
 
@@ -137,8 +143,8 @@ function buildDocument() {
             "Which answer comes back depends on the action; `x-actions` names each one's request, answers and error codes.\n\n" + actionTable,
           requestBody: { required: true, ...json(actionRequest) },
           responses: {
-            "200": { description: "the action's answer (201 for enqueue and enqueueBatch when a job was created)", ...json({ oneOf: ACTION_NAMES.map((action) => ref(`${title(action)}Response`)) }) },
-            "201": { description: "a job was created", ...json({ oneOf: ["enqueue", "enqueueBatch"].map((action) => ref(`${title(action)}Response`)) }) },
+            "200": { description: "the action's answer (201 for enqueue and enqueueBatch when a job was created)", ...json({ oneOf: RESPONSE_NAMES.map(ref) }) },
+            "201": { description: "a job was created", ...json({ oneOf: (["enqueue", "enqueueBatch"] as const).map((action) => ref(responseName(action))) }) },
             ...errorResponses(ENDPOINT_CODES),
           },
           "x-actions": Object.fromEntries(
@@ -146,7 +152,7 @@ function buildDocument() {
               action,
               {
                 request: ref(`${title(action)}Request`),
-                responses: Object.fromEntries(ACTIONS[action].statuses.map((status) => [String(status), ref(`${title(action)}Response`)])),
+                responses: Object.fromEntries(ACTIONS[action].statuses.map((status) => [String(status), ref(responseName(action))])),
                 errorCodes: [...ANY_ACTION, ...ACTIONS[action].errors],
               },
             ]),
@@ -232,7 +238,7 @@ function buildDocument() {
         ActionRequest: actionRequest,
         ...Object.fromEntries(ACTION_NAMES.map((action) => [`${title(action)}Request`, ACTIONS[action].request])),
         JobInput: jobInput,
-        ...Object.fromEntries(ACTION_NAMES.map((action) => [`${title(action)}Response`, actionResponses[action]])),
+        ...Object.fromEntries(ACTION_NAMES.map((action) => [responseName(action), actionResponses[action]])),
         ...Object.fromEntries(ACTION_NAMES.map((action) => [`${title(action)}Data`, actionData[action]])),
         ErrorResponse: errorResponse,
         ErrorCode: errorCode,
