@@ -5,6 +5,7 @@
  */
 import { createClient, isQueueWorkerError, type QueueWorkerClient } from "../../src/client/index";
 import { errorFromResponse } from "../../src/client/errors";
+import type { ThroughputMinuteData } from "../../src/http/responses";
 
 const KEY_ITEM = "queue-worker-dashboard:api-key";
 
@@ -41,32 +42,12 @@ interface ReadyReport {
   queues: Record<string, { circuit: string }>;
 }
 
-/** One minute of a queue's throughput series (the `throughput` action). */
-export interface ThroughputMinute {
-  at: string;
-  completed: number;
-  failed: number;
-  averageWaitMs: number | null;
-  averageProcessMs: number | null;
-}
+/** One minute of a queue's throughput series: jobs completed and failed, their average wait and processing time. */
+export type ThroughputMinute = ThroughputMinuteData;
 
-/**
- * The last hour, minute by minute, oldest first. Null where the Worker has no `throughput` action
- * (an older one answers INVALID_REQUEST): the chart then says so rather than failing the page.
- */
-export async function throughput(client: QueueWorkerClient, queueName: string): Promise<ThroughputMinute[] | null> {
-  const response = await client.request(client.endpoint, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ action: "throughput", queueName }),
-  });
-  if (!response.ok) {
-    const error = await errorFromResponse(response, "throughput");
-    if (isQueueWorkerError(error, "INVALID_REQUEST")) return null;
-    throw error;
-  }
-  const body = (await response.json()) as { data: { minutes: ThroughputMinute[] } };
-  return body.data.minutes;
+/** The last hour of a queue, minute by minute, oldest first (the `throughput` action). */
+export async function throughput(client: QueueWorkerClient, queueName: string): Promise<ThroughputMinute[]> {
+  return (await client.call({ action: "throughput", queueName })).minutes;
 }
 
 /** The message to show for a failed call: the API's own words, with its code. */

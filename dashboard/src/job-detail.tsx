@@ -80,7 +80,6 @@ export function JobDetail({ client, queueName, jobId, onClose }: JobDetailProps)
     void act("Resumed: the job is queued again with your answer.", () => client.resume(jobId, value as never, { queueName }));
   }
 
-  const payload = job && (job as StatusData & { payload?: unknown }).payload;
   return (
     <section class="card detail" aria-labelledby="detail-heading" data-job-id={jobId}>
       <header class="detail-head">
@@ -95,7 +94,7 @@ export function JobDetail({ client, queueName, jobId, onClose }: JobDetailProps)
         <>
           <div class="actions">
             <button type="button" disabled={busy || !canCancel(job.status)} onClick={() => act("Cancelled.", () => client.cancel(jobId, { queueName }))}>Cancel job</button>
-            <button type="button" disabled={busy || !canRetry(job.status)} onClick={() => act("Retried: the job is queued again.", () => client.call({ action: "retry", jobId, queueName }))}>Retry job</button>
+            <button type="button" disabled={busy || !canRetry(job.status)} onClick={() => act("Retried: the job is queued again.", () => client.retry(jobId, { queueName }))}>Retry job</button>
           </div>
           {canResume(job.status) && (
             <form class="resume" onSubmit={resume}>
@@ -129,7 +128,7 @@ export function JobDetail({ client, queueName, jobId, onClose }: JobDetailProps)
             </>
           )}
           <h3>Payload</h3>
-          {payload === undefined ? <p class="muted">The API does not return a job's payload (the status action has no payload field).</p> : <pre>{json(payload)}</pre>}
+          <pre data-testid="job-payload">{json(job.payload)}</pre>
           <h3>Result</h3>
           <pre data-testid="job-result">{json(job.result)}</pre>
         </>

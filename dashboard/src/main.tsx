@@ -59,7 +59,7 @@ function KeyForm({ onSubmit, refused }: { onSubmit(key: string): void; refused: 
         }}
       >
         <h1>queue-worker</h1>
-        <p class="muted">Enter an API key (one of the Worker's <code>API_KEYS</code>). It is kept for this tab only, until it closes.</p>
+        <p class="muted">Enter an API key (one of the Worker's <code>API_KEYS</code>). It is kept for this tab only, until it closes. Under <code>npm start</code>, with no keys set, any key is let in.</p>
         <label for="api-key">API key</label>
         <input id="api-key" type="password" autocomplete="off" value={key} onInput={(e) => setKey((e.currentTarget as HTMLInputElement).value)} autofocus />
         <button type="submit">Connect</button>

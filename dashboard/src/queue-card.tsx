@@ -84,7 +84,7 @@ export function QueueCard({ client, queueName, selected, onSelect, onJobEvent, o
     setBusy(true);
     setNotice(null);
     try {
-      const data = await client.call({ action: pause ? "pause" : "unpause", queueName });
+      const data = await (pause ? client.pause({ queueName }) : client.unpause({ queueName }));
       setPaused(data.paused);
       setNotice({ kind: "ok", text: data.paused ? `Paused ${queueName}: nothing new starts; running jobs finish.` : `Unpaused ${queueName}.` });
     } catch (error) {

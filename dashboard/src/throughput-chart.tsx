@@ -16,7 +16,7 @@ const REFRESH_MS = 60_000;
 const AFTER_CHANGE_MS = 3_000;
 
 export function ThroughputChart({ client, queueName, endedJobs }: { client: QueueWorkerClient; queueName: string; endedJobs: number }) {
-  const [minutes, setMinutes] = useState<ThroughputMinute[] | null | undefined>(undefined);
+  const [minutes, setMinutes] = useState<ThroughputMinute[] | undefined>(undefined);
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
 
@@ -45,7 +45,7 @@ export function ThroughputChart({ client, queueName, endedJobs }: { client: Queu
       <figcaption>Last hour, per minute</figcaption>
       {minutes ? <Plot minutes={minutes} label={`Throughput and wait time of ${queueName} over the last hour`} /> : null}
       <p class="chart-summary" id={summaryId} data-testid="throughput-summary">
-        {error ?? (minutes === undefined ? "Loading…" : minutes === null ? "This Worker has no throughput action yet." : summarize(minutes))}
+        {error ?? (minutes === undefined ? "Loading…" : summarize(minutes))}
       </p>
     </figure>
   );
