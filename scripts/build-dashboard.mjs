@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds the dashboard (GET /dashboard) from dashboard/ into public/, the directory wrangler.jsonc
-// serves as Workers Static Assets (not committed):
+// serves as Workers Static Assets (what is built there is not committed):
 //
 //   public/dashboard.html        dashboard/index.html (served at /dashboard: html_handling drops ".html")
 //   public/dashboard/app.js      dashboard/src/main.tsx with Preact, uPlot and the typed client
@@ -10,7 +10,7 @@
 // Run by `npm install` / `npm ci` (the `prepare` script), by `npm start` before it starts the
 // Worker, and by the dashboard's e2e test; by hand: `node scripts/build-dashboard.mjs`. Takes
 // well under a second.
-import { copyFileSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -22,12 +22,12 @@ export const PUBLIC_DIR = join(root, "public");
 export async function buildDashboard({ logLevel = "warning" } = {}) {
   const source = join(root, "dashboard");
   const out = join(PUBLIC_DIR, "dashboard");
-  rmSync(PUBLIC_DIR, { recursive: true, force: true });
+  // public/ itself is committed (its .gitignore and .assetsignore), so that wrangler finds the
+  // assets directory in any checkout; what is built in it is replaced, never the directory, which
+  // a running `wrangler dev` or test may be serving.
+  rmSync(out, { recursive: true, force: true });
+  rmSync(join(PUBLIC_DIR, "dashboard.html"), { force: true });
   mkdirSync(out, { recursive: true });
-  // public/ is build output: ignored by git without touching the root .gitignore, and its
-  // .gitignore is no asset (.assetsignore is read by wrangler, and never served itself).
-  writeFileSync(join(PUBLIC_DIR, ".gitignore"), "# build output of scripts/build-dashboard.mjs\n*\n");
-  writeFileSync(join(PUBLIC_DIR, ".assetsignore"), ".gitignore\n");
   copyFileSync(join(source, "index.html"), join(PUBLIC_DIR, "dashboard.html"));
   copyFileSync(join(source, "style.css"), join(out, "style.css"));
   await build({
