@@ -96,6 +96,8 @@ export class JobViews {
       jobId: job.id,
       type: job.type,
       status: publicStatus(job.state),
+      priority: job.priority,
+      payload: JSON.parse(job.payload) as JsonValue,
       progress: job.progress,
       currentStep: job.current_step,
       ...this.waitingView(job),

@@ -32,8 +32,8 @@ type EnqueueAnswer = Omit<EnqueueData, "priority"> & Pick<JobRow, "priority">;
 /** Every job has enqueued_at_ms (a number), so its toIso is never null. */
 type Enqueued = { enqueuedAt: string };
 /** The `status` answer: the view without `resultRef` (status-body.ts streams the result it names), its JSON columns as stored. */
-type StatusAnswer = Omit<ReturnType<JobViews["statusView"]>, "resultRef" | "interrupts" | "enqueuedAt" | keyof RunOptions> &
-  RunOptions & Enqueued & { interrupts?: PendingInterrupt[] };
+type StatusAnswer = Omit<ReturnType<JobViews["statusView"]>, "resultRef" | "interrupts" | "enqueuedAt" | "priority" | "payload" | keyof RunOptions> &
+  RunOptions & Enqueued & Pick<JobRow, "priority"> & { interrupts?: PendingInterrupt[]; payload: Record<string, unknown> };
 type SummaryAnswer = Omit<ReturnType<JobViews["summaryView"]>, "enqueuedAt"> & Enqueued;
 type ListAnswer = Omit<ReturnType<QueueCoordinator["list"]>, "jobs"> & { jobs: SummaryAnswer[] };
 type HistoryAnswer = Answer<QueueCoordinator["history"]>;

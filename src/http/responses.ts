@@ -38,6 +38,8 @@ export const statusData = z.object({
   jobId,
   type: z.string(),
   status: jobStatus,
+  priority,
+  payload: jsonObject.meta({ description: "the job's input, as enqueued" }),
   progress: z.number().min(0).max(100),
   currentStep: z.string().nullable(),
   queuePosition: count.optional().meta({ description: "while queued" }),

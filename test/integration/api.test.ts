@@ -96,7 +96,7 @@ describe("actions", () => {
     const { body } = await call({ action: "stats", queueName: "langgraph-queue" });
     expect(Object.keys(body.data).sort()).toEqual([
       "averageProcessTime", "cancelledJobs", "capacity", "completedJobs", "concurrency", "failedJobs", "interruptedJobs", "langgraph",
-      "queueName", "queuedJobs", "runningJobs", "successRate", "totalJobs",
+      "paused", "queueName", "queuedJobs", "runningJobs", "successRate", "totalJobs",
     ]);
     expect(body.data).toMatchObject({ queueName: "langgraph-queue", capacity: 30, concurrency: 5 });
   });

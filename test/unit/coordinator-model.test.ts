@@ -495,7 +495,7 @@ function compareWithModel(model: CoordinatorModel, snap: Snapshot, harness: Harn
     same(`status of ${id}`, status, {
       ok: true,
       data: {
-        jobId: id, type: job.body.type, status: publicOf(job.state), progress: job.progress, currentStep: job.currentStep, ...model.waitingView(job),
+        jobId: id, type: job.body.type, status: publicOf(job.state), priority: job.priority, payload: job.body.payload, progress: job.progress, currentStep: job.currentStep, ...model.waitingView(job),
         enqueuedAt: iso(job.enqueuedAt), startedAt: iso(job.startedAt), estimatedCompletion: job.state === "running" ? ANY_STRING : null,
         completedAt: iso(job.endedAt), retryCount: job.retryCount, maxRetries: job.maxRetries,
         nextRetryAt: iso(job.nextRetryAt as number | null), result: job.resultInBucket ? null : job.result ?? null, error: job.error, threadId: job.threadId,
