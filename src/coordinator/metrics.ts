@@ -114,6 +114,8 @@ export interface MetricsSnapshot {
   totals: { completed: number; failed: number; retried: number; cancelled: number };
   histograms: Record<HistogramName, HistogramSnapshot>;
   circuit: { state: "closed" | "open" | "half_open"; consecutiveFailures: number };
+  /** An operator paused dispatching (admin.ts). */
+  paused: boolean;
 }
 
 export class QueueMetrics {
@@ -175,6 +177,7 @@ export class QueueMetrics {
       totals: { completed: c.completedTotal, failed: c.failedTotal, retried: store.counter(RETRIED_TOTAL), cancelled: store.counter(CANCELLED_TOTAL) },
       histograms: { process: histogram("process"), wait: histogram("wait"), dispatch: histogram("dispatch") },
       circuit: { state: store.circuit().state, consecutiveFailures: store.counter(CIRCUIT_FAILURES) },
+      paused: store.paused(),
     };
   }
 

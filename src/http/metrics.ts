@@ -2,7 +2,9 @@
  * GET /metrics: every configured queue's figures (coordinator/metrics.ts) in the Prometheus text
  * exposition format, for a Prometheus scrape; the same keys as the POST endpoint.
  *
- * prom-client writes the text (names, HELP and TYPE lines, label escaping, +Inf). Its Gauge and
+ * prom-client writes the text (names, HELP and TYPE lines, label escaping, +Inf). It runs in
+ * workerd with nodejs_compat: the Node modules it imports for its other uses (cluster, the
+ * Pushgateway's http) are the runtime's, and never called here. Its Gauge and
  * Counter classes would do for the counts, but its Histogram only takes one observation at a time,
  * and the histograms here are already bucketed, in each queue's Durable Object. So each queue's
  * figures are given to prom-client as the metrics JSON its registries export
@@ -74,6 +76,7 @@ export function metricsOf(snapshot: MetricsSnapshot): MetricJson[] {
     CIRCUIT_STATES.map((state) => ({ value: snapshot.circuit.state === state ? 1 : 0, labels: { queue, state } }))),
     metric("gauge", "langgraph_consecutive_failures", "Attempts in a row that found LangGraph unreachable; 0 once it answers again.",
       [{ value: snapshot.circuit.consecutiveFailures, labels: { queue } }]),
+    metric("gauge", "queue_paused", "1 while an operator has paused the queue (nothing is dispatched), else 0.", [{ value: snapshot.paused ? 1 : 0, labels: { queue } }]),
   ];
 }
 

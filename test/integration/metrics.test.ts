@@ -132,6 +132,15 @@ describe("GET /metrics", () => {
     expect(sample("queue_worker_langgraph_consecutive_failures", { queue: QUEUE })).toBe(0);
   });
 
+  it("shows a paused queue while it is paused", async () => {
+    expect(sample("queue_worker_queue_paused", { queue: "reports" })).toBe(0);
+    expect((await call({ action: "pause", queueName: "reports" })).status).toBe(200);
+    const paused = parsePrometheusTextFormat(await (await exports.default.fetch(METRICS_URL, { headers: AUTH })).text());
+    const value = (queue: string) => paused.find((f) => f.name === "queue_worker_queue_paused")!.metrics.find((m) => m.labels?.queue === queue)!.value;
+    expect([value("reports"), value(QUEUE)]).toEqual(["1", "0"]);
+    expect((await call({ action: "unpause", queueName: "reports" })).status).toBe(200);
+  });
+
   it("answers `throughput` with the last 60 minutes, which hold this file's completions and failure", async () => {
     const { status, body } = await call({ action: "throughput" });
     expect(status).toBe(200);
