@@ -91,8 +91,18 @@ afterAll(async () => {
 
 /** Enqueues the jobs, waits until each has ended (or JOB_BOUND_MS passed), and accounts for them. */
 async function runJobs(queue: QueueClient, jobs: JobInput[]): Promise<(JobAccount & { endedAfterMs: number })[]> {
+  return awaitJobs(queue, jobs, await enqueueJobs(queue, jobs));
+}
+
+/** Enqueues the jobs; resolves, once every enqueue is answered, with the time they were sent. */
+async function enqueueJobs(queue: QueueClient, jobs: JobInput[]): Promise<number> {
   const started = Date.now();
   await Promise.all(jobs.map((job) => queue.enqueue(job)));
+  return started;
+}
+
+/** Waits until each enqueued job has ended (or JOB_BOUND_MS passed since `started`), and accounts for them. */
+async function awaitJobs(queue: QueueClient, jobs: JobInput[], started: number): Promise<(JobAccount & { endedAfterMs: number })[]> {
   // Infinity for a job still going after JOB_BOUND_MS: the assertions on it say which and why.
   const endedAfterMs = await Promise.all(
     jobs.map((job) =>
@@ -197,7 +207,9 @@ it("fails a poison job (answers never valid JSON, or connections always reset) a
   ];
   const results = await Promise.all(
     poisons.map(async ({ name, queue }) => {
-      const poison = runJobs(queue, [researchJob(name, 100, 2)]);
+      // Enqueued before its history is asked for: sent side by side, the history request may come first (404).
+      const job = researchJob(name, 100, 2);
+      const poison = awaitJobs(queue, [job], await enqueueJobs(queue, [job]));
       // Once the poison job has had its first attempt fail, a neighbour comes.
       await waitFor(`${name}'s first attempt to fail`, () => queue.history(jobIds.get(name)!), (events) => firstError(events) !== undefined);
       const neighbour = await runJobs(queue, [researchJob(`${name}-neighbour`, 100)]);
@@ -257,7 +269,8 @@ it("with faults at random (seed 20240607, 20% of requests), every job ends in ti
  */
 it("retries a job whose run creation is never answered, holding other jobs back no longer than its request timeout", async () => {
   const queue = new QueueClient(worker.url, HANG);
-  const hung = runJobs(queue, [researchJob("hang-create", 100)]);
+  const hungJob = researchJob("hang-create", 100);
+  const hung = awaitJobs(queue, [hungJob], await enqueueJobs(queue, [hungJob]));
   await queue.waitForJob(jobIds.get("hang-create")!, (j) => j.status === "running");
   const [neighbour] = await runJobs(queue, [researchJob("hang-neighbour", 100)]);
   const [job] = await hung;
