@@ -154,8 +154,8 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
     const validCursor = cursor?.every(Number.isSafeInteger) ? cursor : null;
     const queued = query.status === "queued";
     const rows = queued
-      ? this.store.listQueued(query.limit, validCursor?.length === 2 ? [validCursor[0]!, validCursor[1]!] : null)
-      : this.store.listNewest(query.status ?? null, query.limit, validCursor?.[0] ?? null);
+      ? this.store.reads.listQueued(query.limit, validCursor?.length === 2 ? [validCursor[0]!, validCursor[1]!] : null)
+      : this.store.reads.listNewest(query.status ?? null, query.limit, validCursor?.[0] ?? null);
     const last = rows.length === query.limit ? rows.at(-1) : undefined;
     return {
       jobs: rows.map((row) => this.views.summaryView(row)),
@@ -164,7 +164,7 @@ export class QueueCoordinator extends DurableObject<AppEnv> {
   }
 
   history(jobId: string): Result<{ jobId: string; events: { at: string; event: string; attempt: number; detail: JsonValue }[] }, "JOB_NOT_FOUND"> {
-    const events = this.store.events(jobId);
+    const events = this.store.reads.events(jobId);
     if (!events) return notFound(jobId);
     return {
       ok: true,

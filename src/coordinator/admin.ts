@@ -37,7 +37,7 @@ export function retryJobs(
   state: "failed" | "cancelled", limit: number, cursor: string | undefined, now: number,
 ): Change<BulkRetryData, never> | QueueFull {
   const { store, views, config } = host;
-  const page = store.listOldestEnded(state, limit, cursor === undefined ? 0 : Number(cursor));
+  const page = store.reads.listOldestEnded(state, limit, cursor === undefined ? 0 : Number(cursor));
   const full = page.length > 0 ? queueFull(host) : null;
   if (full) return full;
   const room = config.capacity - views.activeJobs();

@@ -39,7 +39,7 @@ export class Attempts {
     const refusal = redelivery ? null : refuseReport(job, jobId, attempt, "dispatched");
     if (refusal) return refusal;
     if (!redelivery) {
-      const times = store.dispatchTimes(job!);
+      const times = store.reads.dispatchTimes(job!);
       if (times) this.host.metrics.started(times.readyAtMs, times.dispatchedAtMs, now);
     }
     const claimed = store.update(job!, {

@@ -53,7 +53,7 @@ export class Watchers {
   watchJob(jobId: string, seen: number | null, now: number): Response {
     const job = this.host.store.get(jobId);
     if (!job) return new Response(null, { status: 404 });
-    const { count } = this.host.store.historySince(jobId, Number.MAX_SAFE_INTEGER)!;
+    const { count } = this.host.store.reads.historySince(jobId, Number.MAX_SAFE_INTEGER)!;
     // EventSource reconnects after every end: to a job that has ended and whose end it has seen,
     // 204 says stop (the SSE spec's answer), rather than the same last status once a second.
     if (isTerminal(job.state) && seen !== null && seen >= count) return new Response(null, { status: 204 });
@@ -99,7 +99,7 @@ export class Watchers {
    */
   private pushJob(job: JobRow, watches: [WebSocket, JobWatch][], now: number): void {
     const from = Math.min(...watches.map(([, watch]) => watch.seen));
-    const history = this.host.store.historySince(job.id, from)!;
+    const history = this.host.store.reads.historySince(job.id, from)!;
     const status = this.host.views.statusView(job, now);
     const id = String(history.count);
     const json = JSON.stringify(status);
