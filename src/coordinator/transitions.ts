@@ -53,8 +53,10 @@ export class Transitions {
   /**
    * An operator's retry (admin.ts): a failed or cancelled job is queued again with a fresh retry
    * budget. It keeps its history, its attempts' numbering and its LangGraph thread, so that its
-   * next run continues from the thread's checkpoint. On a thread the client chose that another
-   * job holds now, it waits for its turn (`waiting`) as a newly enqueued job would.
+   * next run continues from the thread's checkpoint. Its last run is no longer its current one:
+   * the sweep must not take what that run left for the job's result (on a thread the client
+   * chose, another job's may have followed it). On such a thread, held by another job now, it
+   * waits for its turn (`waiting`) as a newly enqueued job would.
    */
   retry(job: JobRow, now: number): void {
     const { store } = this.host;
@@ -62,7 +64,7 @@ export class Transitions {
     countRetry(store);
     store.update(job, {
       state: waiting ? "waiting" : "queued", retry_count: 0, ended_at_ms: null, expires_at_ms: null, error: null,
-      stalls: 0, outage_since_ms: null, outage_run_id: null, busy_since_ms: null,
+      stalls: 0, run_id: null, outage_since_ms: null, outage_run_id: null, busy_since_ms: null,
     }, jobEvent(this.host, job, "retried", now, { previousStatus: job.state, retryCount: job.retry_count, ...(waiting && { waitingForThread: true }) }));
   }
 

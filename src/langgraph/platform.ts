@@ -79,7 +79,10 @@ export class PlatformClient implements LangGraphClient {
           }
         }
         const latest = runs[0];
-        if (latest?.status === "success") return await this.threads.finalState(threadId);
+        // Its run ended well while nobody listened: what it left is the job's outcome, unless
+        // another job's run has moved the client's thread on since (an operator retried a job
+        // whose turn had ended): then the job runs again.
+        if (latest?.status === "success" && (await this.threads.hasCheckpointOf(job))) return await this.threads.finalState(threadId);
         // Still going: rejoined, whatever an earlier attempt met. It may be alive (its follower
         // died, or a call failed on the way); interrupting it would not stop a node that ignores
         // the signal, and a second run would run that node again. Should LangGraph have lost it,

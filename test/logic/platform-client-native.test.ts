@@ -213,6 +213,15 @@ describe("on a thread a client chose (sharedThread), only the job's own runs cou
     expect(created(await client().start(again)).body.input).toEqual({ message: "new" });
   });
 
+  it("a job retried after another job's turn moved its thread on does not take that turn's state for its own: it runs again, from its payload", async () => {
+    const threadId = randomUUID();
+    const retried = job({ threadId, sharedThread: true, firstRun: false, attempt: 2, payload: { message: "first turn, again" } });
+    // Its own run ended well (at an interrupt nobody answered in time: the job failed), then the next job's turn ran.
+    fake.addRun(retried, "success");
+    fake.addRun({ threadId, jobId: `next-${randomUUID()}` }, "success");
+    expect(created(await client().start(retried)).body.input).toEqual({ message: "first turn, again" });
+  });
+
   it("a job whose run LangGraph lost, its checkpoint carrying the job's id, resumes from it with input null", async () => {
     const threadId = randomUUID();
     const lostRun = job({ threadId, sharedThread: true, firstRun: false, attempt: 2 });

@@ -35,7 +35,8 @@
  *    JOB_TIMEOUT_SECONDS included) the attempt fails, not retried;
  *  - an operator's retry (issue #16) is the one way out of an ended state: a failed or cancelled
  *    job goes back to the queue (`retried`) with a fresh retry budget and no stalls, outage or
- *    busy wait of its past, keeping its thread, attempts' numbering, run and resume; it counts
+ *    busy wait of its past and no current run (the sweep must not take its last run's state for
+ *    its result), keeping its thread, attempts' numbering and resume; it counts
  *    against capacity like an enqueue, and on a client-chosen thread another job holds it waits
  *    its turn. A bulk retry takes the oldest jobs of a state after a cursor, as many as fit. While
  *    the queue is paused nothing is dispatched; unpausing fills the free slots;
@@ -396,7 +397,7 @@ export class CoordinatorModel {
 
   /**
    * A failed or cancelled job goes back to the queue: a fresh retry budget, no stalls, no outage
-   * or busy wait of its past, its thread, attempts, run and resume kept; counted against capacity
+   * or busy wait of its past, no current run; its thread, attempts and resume kept; counted against capacity
    * like an enqueue. On a client-chosen thread another job holds, it waits its turn.
    */
   retry(id: string) {
@@ -444,7 +445,7 @@ export class CoordinatorModel {
     const retryCount = job.retryCount;
     Object.assign(job, {
       state: waiting ? "waiting" : "queued", retryCount: 0, endedAt: null, expiresAt: null, error: null,
-      stalls: 0, outageSince: null, outageRunId: null, busySince: null,
+      stalls: 0, runId: null, outageSince: null, outageRunId: null, busySince: null,
     });
     this.record(job, "retried", { previousStatus, retryCount, waitingForThread: waiting ? true : undefined });
   }
