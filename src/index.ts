@@ -229,7 +229,7 @@ function validationError(error: z.ZodError, env: AppEnv): ApiError {
 }
 
 app.notFound(() => {
-  throw new ApiError("NOT_FOUND", `no such route; use POST ${ENDPOINT}, GET ${ENDPOINT}/jobs/{jobId}/events, GET ${ENDPOINT}/queues/{name}/events, GET /health, GET /health/ready, GET /metrics or GET /openapi.json`);
+  throw new ApiError("NOT_FOUND", `no such route; use POST ${ENDPOINT}, GET ${ENDPOINT}/jobs/{jobId}/events, GET ${ENDPOINT}/queues/{name}/events, GET /health, GET /health/ready, GET /metrics, GET /openapi.json or GET /dashboard`);
 });
 
 app.onError((error, c) => {

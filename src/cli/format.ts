@@ -56,7 +56,7 @@ export function formatStatus(status: StatusData): string {
 
 export function formatStats(stats: StatsData): string {
   return keyValues([
-    ["queue", `${stats.queueName}${stats.paused ? " (paused: nothing starts until unpause)" : ""}`],
+    ["queue", `${stats.queueName}${stats.paused ? " (paused: nothing is dispatched until unpause)" : ""}`],
     ["jobs", `${stats.totalJobs} (capacity ${stats.capacity})`],
     ["queued", String(stats.queuedJobs)],
     ["running", `${stats.runningJobs} (concurrency ${stats.concurrency})`],

@@ -192,19 +192,30 @@ function buildProgram(setExitCode: (code: number) => void): Command {
         }
         const jobIds: string[] = [];
         let cursor: string | undefined;
+        let full = false;
         do {
-          const page = await client.retryMany({ status: flags.status!, ...(cursor === undefined ? {} : { cursor }) });
-          jobIds.push(...page.jobIds);
-          cursor = page.nextCursor ?? undefined;
+          try {
+            const page = await client.retryMany({ status: flags.status!, ...(cursor === undefined ? {} : { cursor }) });
+            jobIds.push(...page.jobIds);
+            cursor = page.nextCursor ?? undefined;
+          } catch (error) {
+            // The queue filled up part way: say what was retried (the rest stay in their status, for a later run).
+            if (!(error instanceof QueueWorkerError && error.code === "QUEUE_FULL" && jobIds.length > 0)) throw error;
+            full = true;
+            cursor = undefined;
+          }
         } while (cursor !== undefined);
-        print(globals, { jobIds }, () => `queued again: ${jobIds.length} ${flags.status} job${jobIds.length === 1 ? "" : "s"}${jobIds.length > 0 ? `\n${jobIds.join("\n")}` : ""}`);
+        print(globals, { jobIds, queueFull: full }, () => `queued again: ${jobIds.length} ${flags.status} job${jobIds.length === 1 ? "" : "s"}${jobIds.length > 0 ? `\n${jobIds.join("\n")}` : ""}`);
+        if (!full) return;
+        process.stderr.write(`the queue is full: the other ${flags.status} jobs were left as they are; run this again once jobs have ended\n`);
+        return 1;
       }),
     );
 
   for (const paused of [true, false]) {
     program
       .command(paused ? "pause" : "unpause")
-      .description(paused ? "stop starting jobs (running ones finish; enqueues are still accepted)" : "start jobs again")
+      .description(paused ? "stop dispatching jobs (running ones, and those already sent to a consumer, go on; enqueues are still accepted)" : "dispatch jobs again")
       .action(
         action(async (client, globals) => {
           const data = paused ? await client.pause() : await client.unpause();

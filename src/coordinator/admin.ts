@@ -71,6 +71,6 @@ function queueFull(host: CoordinatorHost): QueueFull | null {
   return {
     ok: false, code: "QUEUE_FULL",
     message: `queue ${queueName} is full (${active} of ${config.capacity} active jobs): nothing can be retried until jobs end`,
-    retryAfterSeconds: Math.max(1, Math.ceil(views.avgProcessSeconds() / config.concurrency)),
+    retryAfterSeconds: views.retryAfterSeconds(),
   };
 }

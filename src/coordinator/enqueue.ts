@@ -30,7 +30,7 @@ export function enqueueJobs(
   }
   const active = views.activeJobs();
   if (fresh.size > 0 && active + fresh.size > config.capacity) {
-    const retryAfterSeconds = Math.max(1, Math.ceil(views.avgProcessSeconds() / config.concurrency));
+    const retryAfterSeconds = views.retryAfterSeconds();
     const message = active >= config.capacity
       ? `queue ${queueName} is full (${active} of ${config.capacity} active jobs)`
       : `queue ${queueName} has room for ${config.capacity - active} more jobs, not ${fresh.size} (${active} of ${config.capacity} active)`;

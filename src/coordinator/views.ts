@@ -52,6 +52,11 @@ export class JobViews {
     return counters.dispatched + counters.running;
   }
 
+  /** When a full queue may have room: about when the next slot frees, on average (the Retry-After of QUEUE_FULL). */
+  retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.avgProcessSeconds() / this.config.concurrency));
+  }
+
   /** The average run time of a job of `type` (or of any job), once there is one to go by. */
   avgProcessSeconds(type?: JobType): number {
     const ofType = type ? this.store.typeAverageMs(type) : null;

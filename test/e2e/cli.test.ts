@@ -196,7 +196,7 @@ describe("queue-worker CLI", () => {
 
     expect(await cli(["pause"])).toMatchObject({ code: 0, stdout: `${QUEUE}: paused\n` });
     try {
-      expect((await cli(["stats"])).stdout).toContain(`${QUEUE} (paused: nothing starts until unpause)`);
+      expect((await cli(["stats"])).stdout).toContain(`${QUEUE} (paused: nothing is dispatched until unpause)`);
     } finally {
       expect(await cli(["unpause"])).toMatchObject({ code: 0, stdout: `${QUEUE}: running\n` });
     }

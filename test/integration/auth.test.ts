@@ -71,6 +71,7 @@ describe("a refused request touches no storage", () => {
       { action: "history", queueName, jobId: "x" },
       { action: "retry", queueName, jobId: "x" },
       { action: "retry", queueName, status: "failed" },
+      { action: "throughput", queueName },
       // Unpaused again at once: the job enqueued above must run.
       { action: "pause", queueName },
       { action: "unpause", queueName },

@@ -157,7 +157,7 @@ describe("pause", () => {
     expect(await queue.stats()).toMatchObject({ paused: false, runningJobs: 1 });
   });
 
-  it("keeps the pause in the queue's own storage, with nothing else written", async () => {
+  it("keeps the pause as a row of the queue's own storage, gone once unpaused", async () => {
     const queue = freshCoordinator();
     await queue.setPaused(true);
     const meta = await runInDurableObject(queue, (_instance: QueueCoordinator, state) =>
@@ -165,5 +165,7 @@ describe("pause", () => {
     expect(meta).toEqual([{ key: "paused", value: "1" }]);
     await queue.setPaused(false);
     expect(await queue.stats()).toMatchObject({ paused: false });
+    const after = await runInDurableObject(queue, (_instance: QueueCoordinator, state) => state.storage.sql.exec("SELECT key FROM meta WHERE key = 'paused'").toArray());
+    expect(after).toEqual([]);
   });
 });
