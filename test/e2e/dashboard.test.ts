@@ -3,7 +3,7 @@
  * own that requires a key (so that the key form is really tried) and the suite's LangGraph dev
  * server. What the page shows is what is asserted: the key kept for the tab and never in the URL,
  * a job's progress moving without a reload, a cancel, a retry of a failed job, a pause and unpause,
- * a resume with a typed JSON value, the chart's figures, each also checked against the API. It leaves a screenshot at docs/dashboard.png (the README's).
+ * a resume with a typed JSON value, the chart's figures, each also checked against the API. It leaves a screenshot at .wrangler/e2e/dashboard.png (with UPDATE_SCREENSHOT=1, docs/dashboard.png, the README's).
  *
  * Chromium is Debian's (scripts/chromium.mjs installs it when missing and running as root, as in
  * CI), driven by playwright-core over the DevTools protocol; it and the Worker are stopped in
@@ -11,19 +11,23 @@
  */
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { chromium, type Browser, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { buildDashboard } from "../../scripts/build-dashboard.mjs";
 import { startChromium, type Chromium } from "../../scripts/chromium.mjs";
 import { createClient, type QueueWorkerClient } from "../../src/client/index";
 import { uniqueJobId } from "./api";
-import { ROOT_DIR, startQueueWorker, type QueueWorker } from "./servers";
+import { LOG_DIR, ROOT_DIR, startQueueWorker, type QueueWorker } from "./servers";
 
 const KEY = "dashboard-e2e-key";
 const QUEUE = "dashboard-main";
 const OTHER_QUEUE = "dashboard-other";
-const SCREENSHOT = join(ROOT_DIR, "docs", "dashboard.png");
+/**
+ * Where the test leaves its screenshot: with the e2e logs, so that a test run leaves the checkout
+ * as it was; UPDATE_SCREENSHOT=1 writes the README's picture instead.
+ */
+const SCREENSHOT = process.env.UPDATE_SCREENSHOT === "1" ? join(ROOT_DIR, "docs", "dashboard.png") : join(LOG_DIR, "dashboard.png");
 /** Long enough per node to see the progress bar stop at each step (data_sync has three). */
 const NODE_DELAY_MS = 1500;
 
@@ -254,7 +258,7 @@ describe("the dashboard", () => {
     expect(totals.failed).toBe(1);
     expect(totals.completed).toBeGreaterThanOrEqual(4); // progress, retried, paused, resumed; the pictured one may have ended too
     await page.locator("header.top h1").click(); // no focus ring in the picture
-    await mkdir(join(ROOT_DIR, "docs"), { recursive: true });
+    await mkdir(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     await api.cancel(jobId);
     expect(pageErrors).toEqual([]);
