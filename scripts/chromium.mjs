@@ -15,12 +15,12 @@
 // no internet and nothing should try it.
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { accessSync, constants, existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { delimiter, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { aptInstall, findExecutable } from "./debian-tool.mjs";
 
 const STOP_GRACE_MS = 5_000;
 const NAMES = ["chromium", "chromium-browser"];
@@ -35,7 +35,7 @@ const NAMES = ["chromium", "chromium-browser"];
  */
 export async function startChromium(options = {}) {
   const say = options.say ?? ((line) => console.error(line));
-  const binary = findChromium() ?? (options.install === false ? null : installChromium(say));
+  const binary = findChromium() ?? (options.install === false ? null : aptInstall("chromium", findChromium, say));
   if (!binary) throw new Error(missingMessage());
   const version = spawnSync(binary, ["--version"], { encoding: "utf8" }).stdout.trim() || "unknown";
   const userDataDir = await mkdtemp(join(tmpdir(), "queue-worker-chromium-"));
@@ -104,38 +104,7 @@ function killGroup(pid, signal) {
 
 /** chromium on PATH, or where Debian puts it. */
 export function findChromium() {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter).filter(Boolean), "/usr/bin", "/usr/local/bin"];
-  for (const dir of dirs) {
-    for (const name of NAMES) {
-      const candidate = join(dir, name);
-      try {
-        accessSync(candidate, constants.X_OK);
-        return candidate;
-      } catch {
-        // not here
-      }
-    }
-  }
-  return null;
-}
-
-/** Installs Debian's chromium with apt-get when running as root on Debian; null when it cannot. */
-function installChromium(say) {
-  const root = typeof process.getuid === "function" && process.getuid() === 0;
-  if (!root || !existsSync("/etc/debian_version") || !existsSync("/usr/bin/apt-get")) return null;
-  say("chromium is not installed: installing Debian's chromium with apt-get (running as root), a minute or two ...");
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const install = () => spawnSync("apt-get", ["install", "-y", "--no-install-recommends", "chromium"], { env, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  let result = install();
-  if (result.status !== 0) {
-    say("apt-get install failed; running apt-get update and trying again ...");
-    spawnSync("apt-get", ["update"], { env, stdio: ["ignore", "pipe", "pipe"] });
-    result = install();
-  }
-  if (result.status !== 0) throw new Error(`apt-get install chromium failed (${result.status}): ${(result.stderr || result.stdout).trim().slice(-2000)}`);
-  const binary = findChromium();
-  if (binary) say(`installed ${binary}`);
-  return binary;
+  return findExecutable(NAMES);
 }
 
 function missingMessage() {

@@ -11,12 +11,12 @@
 // that says what to install.
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { accessSync, constants, existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { aptInstall, findExecutable } from "./debian-tool.mjs";
 
 const HOST = "127.0.0.1";
 const STOP_GRACE_MS = 5_000;
@@ -32,7 +32,7 @@ const STOP_GRACE_MS = 5_000;
  */
 export async function startRedisServer(options = {}) {
   const say = options.say ?? ((line) => console.error(line));
-  const binary = findRedisServer() ?? (options.install === false ? null : installRedisServer(say));
+  const binary = findRedisServer() ?? (options.install === false ? null : aptInstall("redis-server", findRedisServer, say));
   if (!binary) throw new Error(missingMessage());
   const version = /v=(\S+)/.exec(spawnSync(binary, ["--version"], { encoding: "utf8" }).stdout)?.[1] ?? "unknown";
   const dir = await mkdtemp(join(tmpdir(), "queue-worker-redis-"));
@@ -127,36 +127,7 @@ async function freePort() {
 
 /** redis-server on PATH, or where Debian puts it. */
 export function findRedisServer() {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter).filter(Boolean), "/usr/bin", "/usr/local/bin", "/usr/sbin"];
-  for (const dir of dirs) {
-    const candidate = join(dir, "redis-server");
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
-/** Installs Debian's redis-server with apt-get when running as root on Debian; null when it cannot. */
-function installRedisServer(say) {
-  const root = typeof process.getuid === "function" && process.getuid() === 0;
-  if (!root || !existsSync("/etc/debian_version") || !existsSync("/usr/bin/apt-get")) return null;
-  say("redis-server is not installed: installing Debian's redis-server with apt-get (running as root) ...");
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const install = () => spawnSync("apt-get", ["install", "-y", "--no-install-recommends", "redis-server"], { env, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
-  let result = install();
-  if (result.status !== 0) {
-    say("apt-get install failed; running apt-get update and trying again ...");
-    spawnSync("apt-get", ["update"], { env, stdio: ["ignore", "pipe", "pipe"] });
-    result = install();
-  }
-  if (result.status !== 0) throw new Error(`apt-get install redis-server failed (${result.status}): ${(result.stderr || result.stdout).trim().slice(-2000)}`);
-  const binary = findRedisServer();
-  if (binary) say(`installed ${binary}`);
-  return binary;
+  return findExecutable(["redis-server"]);
 }
 
 function missingMessage() {

@@ -35,7 +35,7 @@ const STATUSES = ["queued", "running", "interrupted", "completed", "failed", "ca
 const QUEUED_PHASES = { ready: "queued", delayed: "delayed", dispatched: "dispatched", waiting: "waiting" } as const;
 const CIRCUIT_STATES = ["closed", "open", "half_open"] as const;
 
-const HISTOGRAMS = {
+const HISTOGRAM_FAMILIES = {
   process: ["job_process_seconds", "Run time of completed jobs: from the start of the attempt that completed to its completion."],
   wait: ["job_wait_seconds", "Wait of each run: from when the job became ready (enqueued, or requeued: a retry due, a resume, an operator's retry, a stall) to the start of its run."],
   dispatch: ["job_dispatch_latency_seconds", "From a job's dispatch to the Queue to a consumer's claim of it."],
@@ -70,7 +70,7 @@ export function metricsOf(snapshot: MetricsSnapshot): MetricJson[] {
     counter("jobs_failed_total", "Jobs failed for good (retries spent, or an error not worth retrying).", totals.failed),
     counter("jobs_retried_total", "Retries: one scheduled after a failed attempt, or an operator's retry of a failed or cancelled job.", totals.retried),
     counter("jobs_cancelled_total", "Jobs cancelled.", totals.cancelled),
-    ...Object.entries(HISTOGRAMS).map(([key, [name, help]]) => histogram(PREFIX + name, help, queue, snapshot.histograms[key as keyof typeof HISTOGRAMS])),
+    ...Object.entries(HISTOGRAM_FAMILIES).map(([key, [name, help]]) => histogram(PREFIX + name, help, queue, snapshot.histograms[key as keyof typeof HISTOGRAM_FAMILIES])),
     metric("gauge", "langgraph_circuit_state", "The queue's circuit breaker for LangGraph: 1 for the state it is in (closed: dispatching; open: holding jobs back; " +
       "half_open: one probe job in flight), 0 for the others.",
     CIRCUIT_STATES.map((state) => ({ value: snapshot.circuit.state === state ? 1 : 0, labels: { queue, state } }))),
