@@ -1,5 +1,7 @@
 /**
- * The coordinator's SQLite tables and every statement that touches them.
+ * The coordinator's SQLite tables and the statements that touch them: here, but for the reads of
+ * list pages and histories (job-reads.ts, through this store's statement runner) and the
+ * `throughput` table (metrics.ts).
  *
  * Design: one `jobs` table with a `state` column (BullMQ's Postgres layout), keyed by `seq`
  * (the rowid: enqueue order). The ready heap is the partial index

@@ -86,7 +86,7 @@ export function throughputSeries(totals: ReadonlyMap<number, MinuteTotals>, now:
   });
 }
 
-/** Counter names in the counters row. `retried_total` is bumped by countRetry, and by nothing else. */
+/** Counter names in the counters row. `retried_total` is bumped by QueueMetrics.retried, and by nothing else. */
 const RETRIED_TOTAL = "retried_total";
 const CANCELLED_TOTAL = "cancelled_total";
 const CIRCUIT_FAILURES = "circuit_failures";
@@ -94,14 +94,6 @@ const bucketCounter = (name: HistogramName, bucket: number) => `h:${name}:${buck
 const sumCounter = (name: HistogramName) => `h:${name}:sum_ms`;
 const MINUTE_UNDER_WAY = "tp:minute";
 const minuteCounter = (field: keyof MinuteTotals) => `tp:${field}`;
-
-/**
- * A retry: one scheduled after a failed attempt (transitions.ts), or an operator's (admin.ts).
- * Shown as queue_worker_jobs_retried_total.
- */
-export function countRetry(store: JobStore): void {
-  store.bump(RETRIED_TOTAL, 1);
-}
 
 /** One queue's figures, as GET /metrics shows them (http/metrics.ts). */
 export interface MetricsSnapshot {
@@ -137,6 +129,14 @@ export class QueueMetrics {
 
   cancelled(): void {
     this.store.bump(CANCELLED_TOTAL, 1);
+  }
+
+  /**
+   * A retry: one scheduled after a failed attempt, or an operator's (transitions.ts).
+   * Shown as queue_worker_jobs_retried_total.
+   */
+  retried(): void {
+    this.store.bump(RETRIED_TOTAL, 1);
   }
 
   /**

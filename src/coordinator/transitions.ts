@@ -9,7 +9,6 @@ import { log } from "../log";
 import { answered, answeredSince, tripped, type Circuit } from "./circuit";
 import { jobEvent, type CoordinatorHost } from "./host";
 import type { JobRow, JobUpdate } from "./job-store";
-import { countRetry } from "./metrics";
 import { MAX_STALLS, type AttemptFailure, type PendingInterrupt, type ResumeAnswer } from "./protocol";
 
 /** Interrupts are kept whole up to this size as JSON; past it, their values are left in LangGraph (the thread's state). */
@@ -61,7 +60,7 @@ export class Transitions {
   retry(job: JobRow, now: number): void {
     const { store } = this.host;
     const waiting = job.shared_thread === 1 && store.threadTaken(job.thread_id!);
-    countRetry(store);
+    this.host.metrics.retried();
     store.update(job, {
       state: waiting ? "waiting" : "queued", retry_count: 0, ended_at_ms: null, expires_at_ms: null, error: null,
       stalls: 0, run_id: null, outage_since_ms: null, outage_run_id: null, busy_since_ms: null,
@@ -130,7 +129,7 @@ export class Transitions {
     if (failure.retryable && job.retry_count < job.max_retries) {
       const retryNumber = job.retry_count + 1;
       const nextRetryAtMs = now + backoffDelayMs(retryNumber, { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs });
-      countRetry(store);
+      this.host.metrics.retried();
       store.update(job, {
         ...update, state: "delayed", retry_count: retryNumber, next_retry_at_ms: nextRetryAtMs, lease_until_ms: null, error: failure.error,
       }, jobEvent(this.host, job, "retry_scheduled", now, { error: failure.error, retryCount: retryNumber, nextRetryAt: toIso(nextRetryAtMs) }));
